@@ -1,0 +1,164 @@
+"""Resolve a model id or folder, download it with a progress bar, pick a dtype, load it.
+
+Resolution order: a local folder is used as is; otherwise the id is fetched into the normal
+Hugging Face cache (honouring HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE). Loading goes through
+`AutoModelForCausalLM.from_pretrained`, which in transformers 5 streams safetensors shards
+into place, so peak memory stays near the weight bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from writing.errors import ModelUnavailableError
+
+DEFAULT_MODEL = "Qwen/Qwen3-4B-Instruct-2507"
+DTYPES = ("auto", "bfloat16", "float32")
+# Files a causal LM needs; skips other formats (gguf, onnx, original/ consolidated weights).
+_NEEDED = ["*.json", "*.safetensors", "*.txt", "*.jinja", "tokenizer*", "vocab*", "merges*"]
+
+
+@dataclass(frozen=True)
+class DtypeChoice:
+    dtype: str  # "bfloat16" or "float32"
+    reason: str
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    name: str
+    path: Path
+    dtype: str
+    dtype_reason: str
+    load_seconds: float
+
+
+def hub_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
+def resolve(model: str, *, offline: bool | None = None) -> Path:
+    """Return a local folder holding `model` (a folder path or a hub id), downloading if needed."""
+    local = Path(model).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelUnavailableError(f"{local} is a folder but has no config.json: not a model checkpoint.")
+        return local
+    if local.is_absolute() or model.startswith((".", "~")) or model.count("/") != 1:
+        raise ModelUnavailableError(
+            f"Model folder {model!r} does not exist, and it is not a hub id like {DEFAULT_MODEL!r}."
+        )
+
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if offline is None:
+        offline = constants.HF_HUB_OFFLINE
+    try:
+        # tqdm progress bars are on by default: a writer sees the 8 GB download move.
+        return Path(snapshot_download(model, allow_patterns=_NEEDED, local_files_only=offline))
+    except (RepositoryNotFoundError, GatedRepoError) as exc:
+        message = f"Model {model!r} was not found on the Hugging Face Hub ({type(exc).__name__})."
+        raise ModelUnavailableError(message) from None
+    except Exception as exc:  # noqa: BLE001 - offline, DNS, proxy, partial cache: one clear message
+        if not offline:
+            try:  # the hub is unreachable but a complete copy may already be cached
+                return Path(snapshot_download(model, allow_patterns=_NEEDED, local_files_only=True))
+            except Exception:  # noqa: BLE001
+                pass
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise ModelUnavailableError(_missing_message(model, reason=reason)) from None
+
+
+def _missing_message(model: str, *, reason: str) -> str:
+    return (
+        f"The weights of {model} are not on this machine and could not be downloaded.\n"
+        f"  cache folder: {hub_cache_dir()}  (set HF_HOME to use another)\n"
+        f"  reason: {reason[:300]}\n"
+        f"Fetch them once with a network connection:\n"
+        f"  hf download {model}\n"
+        f"or pass a local folder: python studio.py --model /path/to/checkpoint"
+    )
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def available_ram_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def checkpoint_bytes(path: Path) -> int:
+    """Bytes of the weight files on disk (bf16 checkpoints: 2 bytes a parameter)."""
+    return sum(f.stat().st_size for f in path.glob("*.safetensors"))
+
+
+def choose_dtype(requested: str, *, weight_bytes_bf16: int, flags: set[str] | None = None,
+                 free_ram: int | None = None) -> DtypeChoice:
+    """bf16 where the CPU multiplies it natively; else fp32 if it fits in RAM; else bf16 anyway."""
+    if requested not in DTYPES:
+        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {requested!r}")
+    if requested != "auto":
+        return DtypeChoice(requested, "chosen with --dtype")
+    flags = cpu_flags() if flags is None else flags
+    native = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    if native:
+        return DtypeChoice("bfloat16", f"CPU has native bf16 ({', '.join(native)})")
+    fp32_bytes = 2 * weight_bytes_bf16
+    if free_ram is not None and fp32_bytes * 1.25 > free_ram:
+        return DtypeChoice(
+            "bfloat16",
+            f"no native bf16 on this CPU (slower), but fp32 needs {fp32_bytes / 2**30:.1f} GiB "
+            f"and only {free_ram / 2**30:.1f} GiB is free",
+        )
+    return DtypeChoice("float32", "no native bf16 on this CPU; fp32 fits in free RAM")
+
+
+def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | None = None) -> LoadedModel:
+    """Resolve, pick a dtype, load model and tokenizer. Prints what it chose and why."""
+    started = time.perf_counter()
+    path = resolve(model, offline=offline)
+    choice = choose_dtype(dtype, weight_bytes_bf16=checkpoint_bytes(path), free_ram=available_ram_bytes())
+    print(f"[studio] loading {model} from {path} as {choice.dtype}: {choice.reason}", flush=True)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    try:
+        llm = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, choice.dtype))
+    except Exception as exc:  # noqa: BLE001 - corrupt shards, wrong architecture: one line, no wall
+        raise ModelUnavailableError(f"Could not load {model} from {path}: {type(exc).__name__}: {exc}") from None
+    llm.eval()
+    name = model if not Path(model).expanduser().is_dir() else Path(model).expanduser().resolve().name
+    return LoadedModel(llm, tokenizer, name, path, choice.dtype, choice.reason, time.perf_counter() - started)
+
+
+def set_threads(threads: int | None) -> int:
+    """Use all physical cores by default (torch's choice); an explicit count wins."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()

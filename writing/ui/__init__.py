@@ -1,0 +1,1 @@
+"""The Gradio layer: the only part of Writing Studio that imports gradio."""
