@@ -1,0 +1,51 @@
+"""Shared fixtures. Every test runs offline against a tiny random Qwen3 checkpoint built here.
+
+User state is isolated per test: the data dir and the Hugging Face home point into tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the drafts/presets data dir at tmp_path so no test touches a real user's files."""
+    data = tmp_path / "studio-data"
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(data))
+    return data
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3 checkpoint + ChatML tokenizer, built once per test session."""
+    from writing.tiny import build
+
+    return build(tmp_path_factory.mktemp("tiny-qwen3"))
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_model_dir: Path):
+    from writing.model import load
+
+    return load(str(tiny_model_dir), dtype="auto")
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_loaded):
+    """One shared LocalEngine, as in the studio (one model per process)."""
+    from writing.local import LocalEngine
+
+    return LocalEngine(tiny_loaded.model, tiny_loaded.tokenizer, name="tiny", dtype=tiny_loaded.dtype, context=2048)
