@@ -1,0 +1,82 @@
+"""Model resolution, dtype choice and the missing-weights message (through the real CLI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from writing.errors import ModelUnavailableError
+from writing.model import DEFAULT_MODEL, choose_dtype, load, resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 2**30
+
+
+def test_bf16_is_chosen_when_the_cpu_has_native_bf16():
+    choice = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2", "avx512_bf16"}, free_ram=64 * GIB)
+    assert choice.dtype == "bfloat16" and "avx512_bf16" in choice.reason
+    assert choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"amx_bf16"}, free_ram=64 * GIB).dtype == "bfloat16"
+
+
+def test_fp32_without_native_bf16_when_it_fits_and_bf16_when_it_does_not():
+    roomy = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2"}, free_ram=64 * GIB)
+    assert roomy.dtype == "float32"
+    laptop = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2"}, free_ram=14 * GIB)
+    assert laptop.dtype == "bfloat16" and "16.0 GiB" in laptop.reason and "14.0 GiB" in laptop.reason
+
+
+def test_dtype_flag_overrides_and_bad_values_are_refused():
+    assert choose_dtype("float32", weight_bytes_bf16=1, flags={"avx512_bf16"}).dtype == "float32"
+    with pytest.raises(ValueError, match="--dtype"):
+        choose_dtype("float8", weight_bytes_bf16=1)
+
+
+def test_load_honours_the_dtype_override(tiny_model_dir):
+    import torch
+
+    loaded = load(str(tiny_model_dir), dtype="float32")
+    assert loaded.model.dtype == torch.float32 and loaded.dtype == "float32"
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="config.json"):
+        resolve(str(tmp_path))
+    with pytest.raises(ModelUnavailableError, match="does not exist"):
+        resolve(str(tmp_path / "nope"))
+
+
+def _run_studio(args: list[str], env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), **env_extra}
+    env.pop("HF_HUB_CACHE", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "studio.py"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "env_extra",
+    [
+        {"HF_HUB_OFFLINE": "1"},
+        # the hub is "reachable" only at a closed local port: a network failure, not offline mode
+        {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "2"},
+    ],
+    ids=["offline", "hub-unreachable"],
+)
+def test_missing_weights_give_one_clear_message_and_a_nonzero_exit(tmp_path, env_extra):
+    result = _run_studio(["--model", DEFAULT_MODEL, "--port", "7999"], env_extra, tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert DEFAULT_MODEL in result.stderr
+    assert str(tmp_path / "hf" / "hub") in result.stderr  # the cache folder
+    assert f"hf download {DEFAULT_MODEL}" in result.stderr  # the command that fetches it
+
+
+def test_help_documents_every_flag(tmp_path):
+    result = _run_studio(["--help"], {}, tmp_path)
+    assert result.returncode == 0
+    for flag in ("--model", "--host", "--port", "--dtype", "--context"):
+        assert flag in result.stdout
