@@ -1,0 +1,504 @@
+"""The drafts library: every generation is a draft in one SQLite file, per user, never lost.
+
+Durability choices (the promise is "nothing that was shown on screen is lost"):
+- WAL journal: a writer killed mid-save leaves the last committed version readable; readers never
+  block the autosaving writer.
+- synchronous=FULL: every commit is fsynced, so a committed save also survives a power cut or an OS
+  crash (NORMAL in WAL mode only survives a process crash). An autosave commits every few seconds,
+  so the extra fsync costs nothing a writer notices (a few ms per save).
+- Deletes are soft (a `deleted` time), so Undo is a restore, not a re-create.
+
+Every call takes `user`: a draft of another user is indistinguishable from a missing one.
+Import-light on purpose (stdlib only): the crash test starts a writer subprocess dozens of times.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from writing.errors import StudioError
+from writing.wordcount import count_words
+
+KINDS = ("blog", "code", "chat", "outline", "section", "longform")
+STATUSES = ("streaming", "done", "stopped", "error")
+UNFINISHED = ("streaming", "stopped", "error")
+SCHEMA_VERSION = 1
+DB_NAME = "drafts.sqlite3"
+TITLE_MAX = 200  # characters shown in the library; longer titles are shortened with an ellipsis
+
+_SCHEMA_V1 = """
+CREATE TABLE drafts (
+    id       TEXT PRIMARY KEY,
+    user     TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    title    TEXT NOT NULL,
+    content  TEXT NOT NULL,
+    meta     TEXT NOT NULL DEFAULT '{}',
+    status   TEXT NOT NULL,
+    words    INTEGER NOT NULL,
+    created  REAL NOT NULL,
+    updated  REAL NOT NULL,
+    deleted  REAL,                       -- soft delete time, NULL while the draft is live
+    offered  INTEGER NOT NULL DEFAULT 0  -- 1 once the "resume unfinished draft" offer was answered
+);
+CREATE INDEX drafts_by_user ON drafts (user, deleted, updated DESC);
+"""
+
+
+class StorageError(StudioError):
+    """The drafts database could not be read or written (disk full, read-only folder, ...)."""
+
+
+class DraftNotFoundError(StudioError, KeyError):
+    """No such draft for this user (a draft of another user looks exactly like a missing one)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "draft not found"
+
+
+@dataclass(frozen=True)
+class DraftSummary:
+    id: str
+    kind: str
+    title: str
+    words: int
+    status: str
+    updated: float
+    created: float
+
+
+@dataclass(frozen=True)
+class Draft(DraftSummary):
+    user: str = ""
+    content: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    deleted: float | None = None
+
+
+def clean_title(title: str) -> str:
+    """A one-line title: whitespace collapsed, shortened to TITLE_MAX. Otherwise stored verbatim (data, not a path)."""
+    if not isinstance(title, str):
+        raise StudioError(f"title must be text, got {type(title).__name__}")
+    one_line = " ".join(title.split())
+    if len(one_line) > TITLE_MAX:
+        one_line = one_line[: TITLE_MAX - 1].rstrip() + "…"
+    return one_line or "Untitled"
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A sentence a writer can act on, for a sqlite3/OS error."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    lowered = text.lower()
+    if name == "SQLITE_FULL" or "disk is full" in lowered or "no space" in lowered or "too large" in lowered:
+        return f"the disk is full ({text})"
+    if name.startswith("SQLITE_READONLY") or "readonly" in lowered or "read-only" in lowered:
+        return f"the data folder is read-only ({text})"
+    if isinstance(exc, PermissionError) or "permission denied" in lowered or "not permitted" in lowered:
+        return f"no permission to write the data folder ({text})"
+    if name.startswith("SQLITE_IOERR"):
+        # EIO, EFBIG, EROFS on an open file... SQLite does not pass errno on; say what it usually means.
+        return f"writing to the data folder failed: the disk may be full, read-only or failing ({text}, {name})"
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in lowered:
+        return f"the database file cannot be opened ({text})"
+    if name.startswith("SQLITE_BUSY") or "locked" in lowered:
+        return f"the database is busy in another program ({text})"
+    return text or type(exc).__name__
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise StudioError(f"unknown draft kind {kind!r} (expected one of: {', '.join(KINDS)})")
+    return kind
+
+
+def _check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise StudioError(f"unknown draft status {status!r} (expected one of: {', '.join(STATUSES)})")
+    return status
+
+
+def _check_user(user: str) -> str:
+    if not isinstance(user, str) or not user:
+        raise StudioError("a draft needs a user (the logged-in name, or 'local')")
+    return user
+
+
+def _meta_json(meta: dict[str, Any] | None) -> str:
+    try:
+        return json.dumps(meta or {}, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StudioError(f"draft meta must be JSON data: {exc}") from None
+
+
+def _like_pattern(query: str) -> str:
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class DraftStore:
+    """One SQLite file; safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 10.0):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: gradio calls us from its worker threads; the lock serialises use.
+            self._conn = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False,
+                                         isolation_level=None)  # autocommit; explicit BEGIN IMMEDIATE below
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the drafts database at {self.path}: {describe_db_error(exc)}") from exc
+        self._lock = threading.RLock()
+        try:
+            self._setup()
+        except (OSError, sqlite3.Error) as exc:
+            self._conn.close()
+            raise StorageError(f"cannot open the drafts database at {self.path}: {describe_db_error(exc)}") from exc
+
+    @classmethod
+    def in_data_dir(cls) -> DraftStore:
+        from writing.paths import data_dir
+
+        try:
+            folder = data_dir()
+        except OSError as exc:
+            raise StorageError(f"cannot create the data folder: {describe_db_error(exc)}") from exc
+        return cls(folder / DB_NAME)
+
+    def _setup(self) -> None:
+        conn = self._conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"could not switch the database to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StorageError(f"the drafts database {self.path} is from a newer Writing Studio "
+                               f"(schema {version}, this version knows {SCHEMA_VERSION}); upgrade to open it")
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION, one transaction; safe when two processes race to do it."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the write lock
+            if version < 1:
+                for statement in _SCHEMA_V1.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            # Future migrations: `if version < 2: ALTER TABLE ...` here, in order.
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> DraftStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the lock; any failure rolls back and becomes StorageError."""
+        with self._lock:
+            conn = self._conn
+            try:
+                if not conn.in_transaction:
+                    conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the original error is the one worth reporting
+                raise StorageError(f"could not save the draft: {describe_db_error(exc)}") from exc
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except (sqlite3.Error, OSError) as exc:
+                raise StorageError(f"could not read the drafts: {describe_db_error(exc)}") from exc
+
+    def _row(self, conn: sqlite3.Connection, draft_id: str, user: str, *, deleted: bool = False) -> tuple:
+        cond = "deleted IS NOT NULL" if deleted else "deleted IS NULL"
+        row = conn.execute(
+            f"SELECT id, kind, title, words, status, updated, created, user, content, meta, deleted "
+            f"FROM drafts WHERE id = ? AND user = ? AND {cond}", (draft_id, user)).fetchone()
+        if row is None:
+            raise DraftNotFoundError(f"no draft {draft_id!r}" + (" in the trash" if deleted else ""))
+        return row
+
+    @staticmethod
+    def _draft(row: tuple) -> Draft:
+        try:
+            meta = json.loads(row[9]) if row[9] else {}
+        except ValueError:
+            meta = {}
+        return Draft(id=row[0], kind=row[1], title=row[2], words=row[3], status=row[4], updated=row[5],
+                     created=row[6], user=row[7], content=row[8], meta=meta, deleted=row[10])
+
+    # --- the API --------------------------------------------------------------------------------
+
+    def create(self, *, user: str, kind: str, title: str, content: str = "", meta: dict[str, Any] | None = None,
+               status: str = "streaming") -> str:
+        _check_user(user)
+        _check_kind(kind)
+        _check_status(status)
+        draft_id = uuid.uuid4().hex
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO drafts (id, user, kind, title, content, meta, status, words, created, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (draft_id, user, kind, clean_title(title), content, _meta_json(meta), status, count_words(content),
+                 now, now))
+        return draft_id
+
+    def save(self, draft_id: str, *, user: str, content: str, title: str | None = None,
+             meta: dict[str, Any] | None = None, status: str | None = None) -> None:
+        """Replace the content (and optionally title/meta/status) in one transaction."""
+        _check_user(user)
+        if not isinstance(content, str):
+            raise StudioError(f"draft content must be text, got {type(content).__name__}")
+        sets = ["content = ?", "words = ?", "updated = ?"]
+        args: list[Any] = [content, count_words(content), time.time()]
+        if title is not None:
+            sets.append("title = ?")
+            args.append(clean_title(title))
+        if meta is not None:
+            sets.append("meta = ?")
+            args.append(_meta_json(meta))
+        if status is not None:
+            sets.append("status = ?")
+            args.append(_check_status(status))
+        with self._transaction() as conn:
+            cur = conn.execute(f"UPDATE drafts SET {', '.join(sets)} WHERE id = ? AND user = ? AND deleted IS NULL",
+                               (*args, draft_id, user))
+            if cur.rowcount != 1:
+                raise DraftNotFoundError(f"no draft {draft_id!r}")
+
+    def get(self, draft_id: str, *, user: str) -> Draft:
+        _check_user(user)
+        with self._lock:
+            try:
+                return self._draft(self._row(self._conn, draft_id, user))
+            except sqlite3.Error as exc:
+                raise StorageError(f"could not read the draft: {describe_db_error(exc)}") from exc
+
+    def list(self, *, user: str, query: str | None = None, limit: int = 200,
+             kind: str | None = None) -> list[DraftSummary]:
+        """Live drafts of `user`, newest first; `query` matches title or text (substring, any script)."""
+        _check_user(user)
+        where = ["user = ?", "deleted IS NULL"]
+        args: list[Any] = [user]
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(_check_kind(kind))
+        if query and query.strip():
+            # Substring LIKE rather than FTS: works for CJK (no word boundaries) and 1-character queries;
+            # a personal library of thousands of drafts scans in milliseconds.
+            pattern = _like_pattern(query.strip())
+            where.append("(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        rows = self._read(
+            f"SELECT id, kind, title, words, status, updated, created FROM drafts WHERE {' AND '.join(where)} "
+            f"ORDER BY updated DESC, rowid DESC LIMIT ?", (*args, max(1, int(limit))))
+        return [DraftSummary(*row) for row in rows]
+
+    def rename(self, draft_id: str, *, user: str, title: str) -> str:
+        """Set a new title (stored as text, whatever it contains); returns the title as stored."""
+        _check_user(user)
+        cleaned = clean_title(title)
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE drafts SET title = ?, updated = ? WHERE id = ? AND user = ? AND deleted IS NULL",
+                               (cleaned, time.time(), draft_id, user))
+            if cur.rowcount != 1:
+                raise DraftNotFoundError(f"no draft {draft_id!r}")
+        return cleaned
+
+    def duplicate(self, draft_id: str, *, user: str, title: str | None = None) -> str:
+        _check_user(user)
+        new_id = uuid.uuid4().hex
+        now = time.time()
+        with self._transaction() as conn:
+            row = self._row(conn, draft_id, user)
+            source = self._draft(row)
+            status = "done" if source.status == "streaming" else source.status
+            conn.execute(
+                "INSERT INTO drafts (id, user, kind, title, content, meta, status, words, created, updated, offered) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (new_id, user, source.kind, clean_title(title or f"{source.title} (copy)"), source.content,
+                 row[9], status, source.words, now, now))
+        return new_id
+
+    def delete(self, draft_id: str, *, user: str) -> None:
+        """Move to the trash (soft delete); `restore` undoes it."""
+        _check_user(user)
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE drafts SET deleted = ? WHERE id = ? AND user = ? AND deleted IS NULL",
+                               (time.time(), draft_id, user))
+            if cur.rowcount != 1:
+                raise DraftNotFoundError(f"no draft {draft_id!r}")
+
+    def restore(self, draft_id: str, *, user: str) -> None:
+        _check_user(user)
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE drafts SET deleted = NULL WHERE id = ? AND user = ? AND deleted IS NOT NULL",
+                               (draft_id, user))
+            if cur.rowcount != 1:
+                raise DraftNotFoundError(f"no draft {draft_id!r} in the trash")
+
+    def purge_trash(self, *, user: str, older_than_s: float = 30 * 24 * 3600) -> int:
+        """Really delete drafts trashed more than `older_than_s` ago; returns how many."""
+        _check_user(user)
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM drafts WHERE user = ? AND deleted IS NOT NULL AND deleted < ?",
+                               (user, time.time() - older_than_s))
+            return cur.rowcount
+
+    def last_unfinished(self, *, user: str) -> Draft | None:
+        """The newest live draft that did not finish (killed, stopped or failed) and was not offered yet."""
+        _check_user(user)
+        marks = ", ".join("?" for _ in UNFINISHED)
+        with self._lock:
+            try:
+                row = self._conn.execute(
+                    f"SELECT id FROM drafts WHERE user = ? AND deleted IS NULL AND offered = 0 AND status IN ({marks}) "
+                    f"ORDER BY updated DESC, rowid DESC LIMIT 1", (user, *UNFINISHED)).fetchone()
+                return None if row is None else self._draft(self._row(self._conn, row[0], user))
+            except sqlite3.Error as exc:
+                raise StorageError(f"could not read the drafts: {describe_db_error(exc)}") from exc
+
+    def mark_offered(self, draft_id: str, *, user: str) -> None:
+        """The user answered the resume offer for this draft: don't offer it again."""
+        _check_user(user)
+        with self._transaction() as conn:
+            conn.execute("UPDATE drafts SET offered = 1 WHERE id = ? AND user = ?", (draft_id, user))
+
+    def find_latest(self, *, user: str, kind: str, meta_key: str, meta_value: str) -> Draft | None:
+        """Newest live draft of `kind` whose meta[meta_key] == meta_value (e.g. a chat's session)."""
+        _check_user(user)
+        _check_kind(kind)
+        with self._lock:
+            try:
+                row = self._conn.execute(
+                    "SELECT id FROM drafts WHERE user = ? AND kind = ? AND deleted IS NULL "
+                    "AND json_extract(meta, '$.' || ?) = ? ORDER BY updated DESC, rowid DESC LIMIT 1",
+                    (user, kind, meta_key, meta_value)).fetchone()
+                return None if row is None else self._draft(self._row(self._conn, row[0], user))
+            except sqlite3.Error as exc:
+                raise StorageError(f"could not read the drafts: {describe_db_error(exc)}") from exc
+
+    def integrity(self) -> str:
+        """PRAGMA integrity_check's verdict ('ok' when healthy)."""
+        rows = self._read("PRAGMA integrity_check", ())
+        return "; ".join(str(r[0]) for r in rows)
+
+
+def open_default_store() -> tuple[DraftStore | None, str]:
+    """The studio's store in the data dir, or (None, why) so the studio still runs and says drafts aren't saved."""
+    try:
+        return DraftStore.in_data_dir(), ""
+    except StorageError as exc:
+        return None, str(exc)
+
+
+class Autosaver:
+    """Saves one generation as it streams: at start, at most every `every_s` seconds, and at the end.
+
+    Storage failures never raise into generation: the failure is kept in `.error` (a readable line;
+    None after the next successful save) and the text stays with the caller, on screen.
+    `draft_id=` continues an existing draft (a chat conversation) instead of creating one.
+    """
+
+    def __init__(self, store: DraftStore | None, *, user: str, kind: str, title: str,
+                 meta: dict[str, Any] | None = None, every_s: float = 3.0, draft_id: str | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self.user = user
+        self.kind = _check_kind(kind)
+        self.title = title
+        self.meta = dict(meta or {})
+        self.every_s = every_s
+        self.draft_id = draft_id
+        self.error: str | None = None
+        self.failures = 0
+        self.saves = 0
+        self._clock = clock
+        self._last_save = float("-inf")
+        self._last_text: str | None = None
+
+    def start(self, text: str = "") -> str | None:
+        """Create (or reopen) the draft with status 'streaming'; returns its id, None if storage failed."""
+        self._write(text, "streaming", force=True)
+        return self.draft_id
+
+    def due(self) -> bool:
+        """True when the next update() would save (lets callers skip building an expensive text)."""
+        return self._clock() - self._last_save >= self.every_s
+
+    def update(self, text: str, *, meta: dict[str, Any] | None = None) -> bool:
+        """Save if `every_s` passed since the last save. True when a save happened now."""
+        if meta is not None:
+            self.meta = dict(meta)
+        if not self.due():
+            return False
+        return self._write(text, "streaming")
+
+    def finish(self, text: str, status: str = "done", *, meta: dict[str, Any] | None = None) -> bool:
+        """Always save the final text with its final status ('done', 'stopped' or 'error')."""
+        _check_status(status)
+        if meta is not None:
+            self.meta = dict(meta)
+        return self._write(text, status, force=True)
+
+    def _write(self, text: str, status: str, *, force: bool = False) -> bool:
+        if not force and text == self._last_text:
+            return False
+        self._last_save = self._clock()  # also after a failure: don't hammer a full disk on every token
+        if self.store is None:
+            self.error = "drafts are not being saved: the drafts database is not available"
+            self.failures += 1
+            return False
+        try:
+            if self.draft_id is None:
+                self.draft_id = self.store.create(user=self.user, kind=self.kind, title=self.title, content=text,
+                                                  meta=self.meta, status=status)
+            else:  # no title: a rename in the library while this streams must stick
+                self.store.save(self.draft_id, user=self.user, content=text, meta=self.meta, status=status)
+        except Exception as exc:  # noqa: BLE001 - any storage failure must stay out of generation
+            self.error = f"could not save the draft: {exc}" if not str(exc).startswith("could not") else str(exc)
+            self.failures += 1
+            return False
+        self.error = None
+        self.saves += 1
+        self._last_text = text
+        return True
