@@ -1,0 +1,625 @@
+"""Outlines as data: sections with a title, key points and a word target; parse, render, edit.
+
+    parse_outline(model_markdown, total_words=3000) -> Outline   (or OutlineParseError with .raw)
+    render_outline(outline) -> Markdown that parse_outline reads back to the same outline
+
+A 4B model formats its plan in many ways: `## 1. Intro (300 words)`, `1. **Intro** - 300 words`,
+`- Intro` with indented points, `一、引言（约300字）`, `第一章 背景`, with chatty text before and
+after. The parser classifies every line by its *style* (heading level, numbered list, bullet at
+an indent, Chinese numbering...), picks the style that marks the sections (the one carrying word
+targets, else the first that repeats), and reads the lines between two section lines as points.
+Every edit operation is a pure function returning a new Outline, so the UI keeps no hidden state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from writing.errors import ParamError, StudioError
+
+DEFAULT_SECTION_WORDS = 400  # a target for sections when neither the model nor the brief gives one
+MIN_SECTION_WORDS = 50
+MAX_SECTION_WORDS = 20000
+
+
+class OutlineParseError(StudioError):
+    """No sections could be found in the model's reply. `.raw` keeps the reply for manual editing."""
+
+    def __init__(self, message: str, raw: str):
+        self.raw = raw
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    points: tuple[str, ...] = ()
+    target: int = DEFAULT_SECTION_WORDS  # words
+    locked: bool = False  # a locked section is never rewritten by expand/regenerate
+    text: str = ""  # the written section body (no heading)
+
+
+@dataclass(frozen=True)
+class Outline:
+    title: str
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+
+    @property
+    def total_target(self) -> int:
+        return sum(section.target for section in self.sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able data (the /outline API's answer and the UI's state)."""
+        return {
+            "title": self.title,
+            "sections": [
+                {"title": s.title, "points": list(s.points), "target": s.target, "locked": s.locked, "text": s.text}
+                for s in self.sections
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Outline:
+        """Validate untrusted JSON (from a client or the UI); errors name the field."""
+        if not isinstance(data, dict):
+            raise ParamError("outline", f"expected an object with 'title' and 'sections', got {type(data).__name__}")
+        unknown = set(data) - {"title", "sections"}
+        if unknown:
+            raise ParamError("outline", f"unknown field(s) {sorted(unknown)} (allowed: title, sections)")
+        raw_sections = data.get("sections")
+        if not isinstance(raw_sections, list) or not raw_sections:
+            raise ParamError("outline.sections", "expected a non-empty list of sections")
+        sections = tuple(_section_from_dict(item, i) for i, item in enumerate(raw_sections))
+        return cls(title=_text(data.get("title", ""), "outline.title"), sections=sections)
+
+
+def _section_from_dict(item: Any, index: int) -> Section:
+    where = f"outline.sections[{index}]"
+    if not isinstance(item, dict):
+        raise ParamError(where, f"expected an object, got {type(item).__name__}")
+    unknown = set(item) - {"title", "points", "target", "locked", "text"}
+    if unknown:
+        raise ParamError(where, f"unknown field(s) {sorted(unknown)} (allowed: title, points, target, locked, text)")
+    points = item.get("points", [])
+    if isinstance(points, str):
+        points = split_points(points)
+    if not isinstance(points, list) or not all(isinstance(p, str) for p in points):
+        raise ParamError(f"{where}.points", "expected a list of strings")
+    locked = item.get("locked", False)
+    if not isinstance(locked, bool):
+        raise ParamError(f"{where}.locked", f"expected true or false, got {locked!r}")
+    title = _text(item.get("title", ""), f"{where}.title").strip()
+    if not title:
+        raise ParamError(f"{where}.title", "a section needs a title")
+    return Section(
+        title=title,
+        points=tuple(p.strip() for p in points if p.strip()),
+        target=check_target(item.get("target", DEFAULT_SECTION_WORDS), field=f"{where}.target"),
+        locked=locked,
+        text=_text(item.get("text", ""), f"{where}.text"),
+    )
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise ParamError(name, f"expected text, got {type(value).__name__}")
+    return value
+
+
+def check_target(value: Any, *, field: str = "target") -> int:
+    """A word target from untrusted input: a whole number of words within bounds."""
+    if isinstance(value, bool):
+        raise ParamError(field, f"expected a number of words, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ParamError(field, f"expected a whole number of words, got {value!r}")
+    if not MIN_SECTION_WORDS <= value <= MAX_SECTION_WORDS:
+        raise ParamError(field, f"must be between {MIN_SECTION_WORDS} and {MAX_SECTION_WORDS} words, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Word targets written in many ways: "(300 words)", "- 300 words", "约300字", "（字数：300）",
+# "(Word count: 300)", "(300-400 words)" (the middle of a range).
+
+_NUM = r"\d{1,3}(?:[,，]\d{3})+|\d+"
+_RANGE = rf"(?P<a>{_NUM})(?:\s*(?:-|–|—|~|〜|～|to|至|到)\s*(?P<b>{_NUM}))?"
+_ABOUT = r"(?:about|around|approx(?:imately|\.)?|roughly|~|≈|约|大约|左右)?\s*"
+_UNIT = r"(?:words?(?![A-Za-z])|个?字|词)"
+_LABEL = r"(?:word\s*count|words|target(?:\s*length)?|length|字数|篇幅|目标字数)"
+# With a label ("Word count: 300") the unit is optional; without one it is required ("300 words").
+_TARGET_CORE = rf"(?:(?P<label>{_LABEL})\s*[:：]?\s*)?{_ABOUT}{_RANGE}\s*(?(label)(?:{_UNIT})?|{_UNIT})\s*(?:左右)?"
+# Separators and brackets that belong to the target, not to the title, when we cut it out.
+_TARGET_AT_END = re.compile(
+    rf"\s*(?:[-–—:：,，|/]\s*)?[(\[（【]?\s*{_TARGET_CORE}\s*[)\]）】]?\s*[.。]?\s*$", re.IGNORECASE
+)
+_TARGET_ANYWHERE = re.compile(rf"\s*[(\[（【]?\s*{_TARGET_CORE}\s*[)\]）】]?", re.IGNORECASE)
+# A line that is only a target: "Word count: 300", "- 约300字", "Target: 300 words".
+_TARGET_LINE = re.compile(rf"^[(\[（【]?\s*{_TARGET_CORE}\s*[)\]）】]?\s*[.。]?$", re.IGNORECASE)
+
+
+def _target_value(match: re.Match[str]) -> int:
+    a = int(re.sub(r"[,，]", "", match.group("a")))
+    b = match.group("b")
+    if b is None:
+        return a
+    b_value = int(re.sub(r"[,，]", "", b))
+    return (a + b_value) // 2 if b_value >= a else a
+
+
+def is_target_line(text: str) -> bool:
+    """A line that only states a word target ("Word count: 300", "约300字"): read as the target, not a point."""
+    match = _TARGET_LINE.match(text.strip())
+    return bool(match and match.group("a") and _target_value(match) > 0)
+
+
+def extract_target(text: str) -> tuple[str, int | None]:
+    """(text without its word target, the target or None). A target at the end wins."""
+    for pattern in (_TARGET_AT_END, _TARGET_ANYWHERE):
+        match = pattern.search(text)
+        if match and match.group("a"):
+            value = _target_value(match)
+            if value > 0:
+                rest = (text[: match.start()] + " " + text[match.end():]).strip()
+                return rest, value
+    return text, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Line classification
+
+_ZH_NUM = "一二三四五六七八九十百零〇两"
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_NUMBERED = re.compile(r"^(\d{1,3})\s*[.)、．:：]\s+(.*)$|^(\d{1,3})[.)、．](?!\d)\s*(.*)$")
+_BULLET = re.compile(r"^[-*+•·●○◦▪■]\s+(.*)$")
+_ZH_LIST = re.compile(rf"^[{_ZH_NUM}]+\s*[、.．]\s*(.*)$")
+_ZH_PAREN = re.compile(rf"^[(（][{_ZH_NUM}\d]+[)）]\s*(.*)$")
+_ZH_CHAPTER = re.compile(rf"^第\s*[{_ZH_NUM}\d]+\s*(章|节|部分|篇|段|部)\s*[:：、.．]?\s*(.*)$")
+_LABELLED = re.compile(
+    r"^(section|part|chapter|step|paragraph|para\.?)\s+(?:\d{1,3}|[ivxlc]+|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve)\b\s*[:.\-–—)]?\s*(.*)$",
+    re.IGNORECASE,
+)
+_LOCKED = re.compile(r"\s*(?:\[locked\]|\(locked\)|🔒)\s*$", re.IGNORECASE)
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+_POINT_LABEL = re.compile(
+    r"^(?:key\s*points?|main\s*points?|points?|topics?|covers?|content|summary|description|要点|主要内容|内容|"
+    r"核心要点|关键点|概要)\s*[:：]\s*",
+    re.IGNORECASE,
+)
+_TITLE_LABEL = re.compile(r"^(?:title|document\s*title|标题|题目|文章标题)\s*[:：]\s*(.+)$", re.IGNORECASE)
+_OUTLINE_WORD = re.compile(r"^(?:outline|大纲|提纲)\s*(?:[:：\-–—]\s*|$)", re.IGNORECASE)
+_TOTAL_LINE = re.compile(r"^(?:total|overall|in\s+total|总计|合计|总字数|全文)", re.IGNORECASE)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass(frozen=True)
+class _Line:
+    index: int
+    style: tuple[Any, ...] | None  # None: not a possible section line
+    text: str  # the line without its list/heading marker
+    plain: str  # the whole stripped line, markup kept
+    indent: int
+    blank_before: bool
+    is_bullet: bool
+
+
+def _indent(line: str) -> int:
+    expanded = line.replace("\t", "    ")
+    width = len(expanded) - len(expanded.lstrip(" \u3000"))
+    return 0 if width < 2 else width
+
+
+def _unbold(text: str) -> str:
+    stripped = text.strip()
+    match = re.fullmatch(r"\*\*(.+)\*\*|__(.+)__", stripped)
+    if match:
+        return (match.group(1) or match.group(2)).strip()
+    return stripped
+
+
+def _classify(index: int, raw: str, blank_before: bool) -> _Line:
+    indent = _indent(raw)
+    plain = raw.strip()
+    heading = _HEADING.match(plain)
+    if heading:
+        text = _strip_number(_unbold(heading.group(2)))
+        return _Line(index, ("h", len(heading.group(1))), text, plain, indent, blank_before, False)
+    # "**1. Intro** (300 words)": look at the line without bold markers to see its numbering.
+    bare = _BOLD.sub(lambda m: m.group(1) or m.group(2), plain)
+    bullet = _BULLET.match(plain)
+    if bullet:
+        inner = bullet.group(1).strip()
+        if is_target_line(_unbold(inner)):
+            return _Line(index, None, inner, plain, indent, blank_before, True)
+        return _Line(index, ("bullet", indent), inner, plain, indent, blank_before, True)
+    for kind, pattern, group in (
+        ("zh_chapter", _ZH_CHAPTER, 2),
+        ("zh_list", _ZH_LIST, 1),
+        ("zh_paren", _ZH_PAREN, 1),
+        ("labelled", _LABELLED, 2),
+    ):
+        match = pattern.match(bare)
+        if match:
+            style: tuple[Any, ...] = (kind, indent)
+            if kind == "zh_chapter":
+                style = (kind, match.group(1), indent)
+            elif kind == "labelled":
+                style = (kind, match.group(1).lower(), indent)
+            return _Line(index, style, _keep_bold_title(plain, match.group(group)), plain, indent, blank_before, False)
+    numbered = _NUMBERED.match(bare)
+    if numbered:
+        text = numbered.group(2) if numbered.group(2) is not None else numbered.group(4)
+        return _Line(index, ("num", indent), _keep_bold_title(plain, text), plain, indent, blank_before, True)
+    if not plain or is_target_line(_unbold(plain)):
+        return _Line(index, None, plain, plain, indent, blank_before, False)
+    # A bold-only line ("**Introduction (300 words)**") or a plain line carrying a target.
+    if re.fullmatch(r"\*\*.+\*\*|__.+__", plain) and indent == 0:
+        return _Line(index, ("bold", 0), _unbold(plain), plain, indent, blank_before, False)
+    if indent == 0 and extract_target(plain)[1] is not None and not _POINT_LABEL.match(plain):
+        return _Line(index, ("plain_target", 0), plain, plain, indent, blank_before, False)
+    return _Line(index, None, plain, plain, indent, blank_before, False)
+
+
+def _keep_bold_title(plain: str, text: str) -> str:
+    """Keep `**Title** - description` apart: the bold part is the title, the rest a point."""
+    original = _strip_number(_BULLET_PREFIX.sub("", plain))
+    if original.startswith(("**", "__")) and _BOLD.match(original):
+        return original  # resolved later by _split_title
+    return text.strip()
+
+
+_BULLET_PREFIX = re.compile(r"^[-*+•·●○◦▪■]\s+")
+_NUMBER_PREFIX = re.compile(
+    rf"^(?:\*\*|__)?\s*(?:\d{{1,3}}\s*[.)、．:：](?!\d)\s*|[{_ZH_NUM}]+\s*[、.．]\s*|[(（][{_ZH_NUM}\d]+[)）]\s*"
+    rf"|第\s*[{_ZH_NUM}\d]+\s*(?:章|节|部分|篇|段|部)\s*[:：、.．]?\s*"
+    r"|(?:section|part|chapter|step)\s+(?:\d{1,3}|[ivxlc]+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"\s*[:.\-–—)]?\s*)",
+    re.IGNORECASE,
+)
+
+
+def _strip_number(text: str) -> str:
+    """Drop ONE numbering prefix ("1. ", "一、", "第一章 ", "Section 2:"): the renderer adds its own."""
+    match = _NUMBER_PREFIX.match(text)
+    if not match:
+        return text.strip()
+    prefix = match.group(0)
+    rest = text[match.end():]
+    if prefix.startswith(("**", "__")):  # "**1. Intro**" -> "**Intro**"
+        rest = prefix[:2] + rest
+    return rest.strip()
+
+
+def _split_title(text: str) -> tuple[str, int | None, bool, list[str]]:
+    """A section line's text -> (title, target, locked, extra points)."""
+    locked = bool(_LOCKED.search(text))
+    text = _LOCKED.sub("", text)
+    extra: list[str] = []
+    bold = re.match(r"^(?:\*\*(.+?)\*\*|__(.+?)__)(.*)$", text.strip())
+    if bold:
+        title = (bold.group(1) or bold.group(2)).strip()
+        rest = bold.group(3)
+        title, target = extract_target(title)
+        rest, rest_target = extract_target(rest)
+        target = target if target is not None else rest_target
+        rest = re.sub(r"^\s*[-–—:：|,，]\s*", "", rest).strip()
+        if rest:
+            extra.append(rest)
+    else:
+        title, target = extract_target(_BOLD.sub(lambda m: m.group(1) or m.group(2), text))
+    title = re.sub(r"[\s\-–—:：|,，]+$", "", title).strip()
+    title = _BOLD.sub(lambda m: m.group(1) or m.group(2), title).strip()
+    return title, target, locked, extra
+
+
+def split_points(text: str) -> list[str]:
+    """"a; b; c" -> ["a", "b", "c"] (the table shows points joined by "; ")."""
+    return [part.strip() for part in re.split(r"[;；]", text) if part.strip()]
+
+
+def parse_outline(markdown: str, *, total_words: int | None = None, title: str = "") -> Outline:
+    """The model's outline Markdown -> Outline. Raises OutlineParseError (with .raw) if no sections.
+
+    total_words: the brief's total; targets are then completed and scaled to sum to it.
+    title: the document title when the reply has none (the brief's topic).
+    """
+    lines: list[_Line] = []
+    blank = False
+    in_fence_text = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    for raw in in_fence_text.split("\n"):
+        if _FENCE.match(raw):  # ```markdown fences around the outline
+            continue
+        if not raw.strip():
+            blank = True
+            continue
+        lines.append(_classify(len(lines), raw, blank))
+        blank = False
+    style = _section_style(lines)
+    if style is None:
+        raise OutlineParseError(
+            "Could not find sections in the model's reply. Edit the raw text below into one line per section "
+            "(for example `## 1. Introduction (300 words)` with `- key point` lines under it), or add rows to "
+            "the table by hand.",
+            markdown,
+        )
+    heads = [line for line in lines if line.style == style]
+    first = heads[0].index
+    doc_title = _find_title(lines[:first]) or title.strip()
+
+    drafts: list[tuple[str, int | None, bool, list[str]]] = []
+    for n, head in enumerate(heads):
+        end = heads[n + 1].index if n + 1 < len(heads) else len(lines)
+        name, target, locked, points = _split_title(head.text)
+        body_target, body_points = _read_body(lines[head.index + 1:end], last=(n + 1 == len(heads)))
+        if target is None:
+            target = body_target
+        if not name:
+            if not body_points:
+                continue  # an empty numbered line: noise
+            name, body_points = body_points[0], body_points[1:]
+        drafts.append((name, target, locked, points + body_points))
+    if not drafts:
+        raise OutlineParseError("The model's reply has section markers but no section titles.", markdown)
+    targets = complete_targets([d[1] for d in drafts], total_words=total_words)
+    sections = tuple(
+        Section(title=name, points=tuple(points), target=target, locked=locked)
+        for (name, _, locked, points), target in zip(drafts, targets, strict=True)
+    )
+    return Outline(title=doc_title, sections=sections)
+
+
+def _section_style(lines: Sequence[_Line]) -> tuple[Any, ...] | None:
+    """The style that marks sections: mostly ending in a word target, then repeated, then first seen.
+
+    Sections come before their points, so among equals the first style seen wins; the target test
+    skips bullets in a chatty preamble, and a lone top heading above deeper ones is the title.
+    """
+    stats: dict[tuple[Any, ...], list[int]] = {}  # style -> [count, with_target, first_index]
+    for line in lines:
+        if line.style is None:
+            continue
+        entry = stats.setdefault(line.style, [0, 0, line.index])
+        entry[0] += 1
+        if _ends_with_target(line.text):
+            entry[1] += 1
+    if not stats:
+        return None
+    headings = [(entry[2], style) for style, entry in stats.items() if style[0] == "h"]
+    title_like: set[tuple[Any, ...]] = set()
+    if len(headings) > 1:
+        first_seen, top = min(headings)
+        if stats[top][0] == 1 and top[1] == min(style[1] for _, style in headings):
+            title_like.add(top)
+    candidates = {style: entry for style, entry in stats.items() if style not in title_like}
+    # A plain line with a target counts only when nothing structured exists.
+    structured = {s: e for s, e in candidates.items() if s[0] != "plain_target"}
+    pool = structured or candidates
+    if not pool:
+        return None
+    return min(pool, key=lambda s: (-(2 * pool[s][1] > pool[s][0]), -(pool[s][0] >= 2), pool[s][2]))
+
+
+def _ends_with_target(text: str) -> bool:
+    text = _LOCKED.sub("", _BOLD.sub(lambda m: m.group(1) or m.group(2), text))
+    match = _TARGET_AT_END.search(text)
+    return bool(match and match.group("a") and _target_value(match) > 0)
+
+
+def _find_title(before: Sequence[_Line]) -> str:
+    for line in before:
+        label = _TITLE_LABEL.match(_BOLD.sub(lambda m: m.group(1) or m.group(2), line.plain))
+        if label:
+            return _clean_doc_title(label.group(1))
+    for line in before:
+        if line.style is not None and line.style[0] in ("h", "bold"):
+            heading = _HEADING.match(line.plain)  # the whole heading: a title may start with a number
+            found = _clean_doc_title(heading.group(2) if heading else line.text)
+            if found:
+                return found
+    return ""
+
+
+def _clean_doc_title(text: str) -> str:
+    text = _OUTLINE_WORD.sub("", _unbold(text)).strip()
+    text, _ = extract_target(text)
+    text = text.strip().rstrip(":：").strip()
+    for left, right in (('"', '"'), ("“", "”"), ("《", "》"), ("'", "'")):
+        if len(text) >= 2 and text.startswith(left) and text.endswith(right):
+            text = text[1:-1].strip()
+    return text
+
+
+def _read_body(body: Sequence[_Line], *, last: bool) -> tuple[int | None, list[str]]:
+    target: int | None = None
+    points: list[str] = []
+    seen_list = False
+    for line in body:
+        text = _unbold(line.text) if line.is_bullet or line.style is not None else _unbold(line.plain)
+        text = _LOCKED.sub("", text).strip()
+        if is_target_line(text):
+            _, value = extract_target(text)
+            if target is None:
+                target = value
+            continue
+        if _TOTAL_LINE.match(text) and extract_target(text)[1] is not None:
+            continue  # "Total: 3000 words" after the last section
+        if last and seen_list and line.blank_before and not line.is_bullet and line.indent == 0 and line.style is None:
+            break  # chatty text after the outline ("Let me know if you want changes!")
+        label = _POINT_LABEL.match(text)
+        if label:
+            text = text[label.end():]
+            parts = split_points(text)
+        else:
+            parts = [text] if text else []
+        points.extend(part for part in parts if part)
+        seen_list = seen_list or line.is_bullet or line.style is not None
+    return target, points
+
+
+def complete_targets(targets: Sequence[int | None], *, total_words: int | None) -> list[int]:
+    """Fill missing targets with the remainder of the total, then scale so they sum to the total.
+
+    Without a total the known targets stay as they are and missing ones get their mean.
+    """
+    known = [t for t in targets if t is not None]
+    missing = len(targets) - len(known)
+    if total_words is None:
+        fill = round(sum(known) / len(known)) if known else DEFAULT_SECTION_WORDS
+        return [_clamp(t if t is not None else fill) for t in targets]
+    remainder = total_words - sum(known)
+    if missing and remainder >= MIN_SECTION_WORDS * missing:
+        shares = _split_evenly(remainder, missing)
+        filled = [t if t is not None else shares.pop() for t in targets]
+    else:
+        fill = round(sum(known) / len(known)) if known else total_words // max(1, len(targets))
+        filled = [t if t is not None else fill for t in targets]
+    return _scale_to(filled, total_words)
+
+
+def _split_evenly(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)][::-1]
+
+
+def _scale_to(values: Sequence[int], total: int) -> list[int]:
+    """Scale to sum exactly to total (largest remainder), each within the section bounds."""
+    current = sum(values)
+    if current == total or current <= 0:
+        return [_clamp(v) for v in values]
+    exact = [v * total / current for v in values]
+    floors = [int(x) for x in exact]
+    order = sorted(range(len(values)), key=lambda i: exact[i] - floors[i], reverse=True)
+    for i in order[: total - sum(floors)]:
+        floors[i] += 1
+    return [_clamp(v) for v in floors]
+
+
+def _clamp(value: int) -> int:
+    return max(MIN_SECTION_WORDS, min(MAX_SECTION_WORDS, int(value)))
+
+
+def render_outline(outline: Outline) -> str:
+    """Markdown that parse_outline reads back to the same outline (titles, points, targets, locks)."""
+    lines = [f"# {outline.title}" if outline.title else "# Outline", ""]
+    for number, section in enumerate(outline.sections, 1):
+        lock = " [locked]" if section.locked else ""
+        lines.append(f"## {number}. {section.title} ({section.target} words){lock}")
+        lines.extend(f"- {point}" for point in section.points)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Edit operations: pure functions, each returns a new Outline.
+
+def _check_index(outline: Outline, index: int, *, allow_end: bool = False) -> int:
+    size = len(outline.sections) + (1 if allow_end else 0)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+        raise ParamError("index", f"no section {index!r}; the outline has {len(outline.sections)} section(s)")
+    return index
+
+
+def _with(outline: Outline, sections: Iterable[Section]) -> Outline:
+    return replace(outline, sections=tuple(sections))
+
+
+def edit_section(outline: Outline, index: int, *, title: str | None = None, points: Sequence[str] | None = None,
+                 target: int | None = None, locked: bool | None = None, text: str | None = None) -> Outline:
+    _check_index(outline, index)
+    old = outline.sections[index]
+    changes: dict[str, Any] = {}
+    if title is not None:
+        if not title.strip():
+            raise ParamError("title", "a section needs a title")
+        changes["title"] = title.strip()
+    if points is not None:
+        changes["points"] = tuple(p.strip() for p in points if p.strip())
+    if target is not None:
+        changes["target"] = check_target(target)
+    if locked is not None:
+        changes["locked"] = bool(locked)
+    if text is not None:
+        changes["text"] = text
+    sections = list(outline.sections)
+    sections[index] = replace(old, **changes)
+    return _with(outline, sections)
+
+
+def add_section(outline: Outline, *, at: int | None = None, title: str = "New section",
+                points: Sequence[str] = (), target: int = DEFAULT_SECTION_WORDS) -> Outline:
+    at = len(outline.sections) if at is None else _check_index(outline, at, allow_end=True)
+    if not title.strip():
+        raise ParamError("title", "a section needs a title")
+    new = Section(title=title.strip(), points=tuple(points), target=check_target(target))
+    sections = list(outline.sections)
+    sections.insert(at, new)
+    return _with(outline, sections)
+
+
+def delete_section(outline: Outline, index: int) -> Outline:
+    _check_index(outline, index)
+    if len(outline.sections) == 1:
+        raise StudioError("An outline needs at least one section: edit this one instead of deleting it.")
+    return _with(outline, (s for i, s in enumerate(outline.sections) if i != index))
+
+
+def move_section(outline: Outline, index: int, to: int) -> Outline:
+    """Move section `index` to position `to` (its text and lock travel with it)."""
+    _check_index(outline, index)
+    _check_index(outline, to)
+    sections = list(outline.sections)
+    sections.insert(to, sections.pop(index))
+    return _with(outline, sections)
+
+
+def set_locked(outline: Outline, index: int, locked: bool = True) -> Outline:
+    return edit_section(outline, index, locked=locked)
+
+
+def set_text(outline: Outline, index: int, text: str) -> Outline:
+    return edit_section(outline, index, text=text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The editable table: rows of [title, points "a; b", target, locked]. Texts stay in the Outline.
+
+TABLE_HEADERS = ["title", "key points", "target words", "locked"]
+
+
+def outline_to_rows(outline: Outline) -> list[list[Any]]:
+    return [[s.title, "; ".join(s.points), s.target, s.locked] for s in outline.sections]
+
+
+def outline_from_rows(rows: Sequence[Sequence[Any]], *, title: str, previous: Outline | None = None) -> Outline:
+    """Table rows -> Outline. Row i keeps the written text of the previous outline's section i
+    when its title is unchanged (a row edited into another section loses nothing: the text is kept too)."""
+    sections: list[Section] = []
+    for i, row in enumerate(rows):
+        cells = list(row) + [""] * (4 - len(row))
+        name = str(cells[0] if cells[0] is not None else "").strip()
+        points = split_points(str(cells[1] or ""))
+        if not name and not points and cells[2] in (None, "", 0):
+            continue  # an empty row added by the table widget
+        if not name:
+            raise ParamError(f"row {i + 1}", "a section needs a title")
+        target_cell = cells[2]
+        if target_cell in (None, ""):
+            target = DEFAULT_SECTION_WORDS
+        else:
+            try:
+                target = check_target(int(float(target_cell)), field=f"row {i + 1} target words")
+            except (TypeError, ValueError):
+                raise ParamError(f"row {i + 1} target words", f"expected a number, got {target_cell!r}") from None
+        locked = cells[3] in (True, "true", "True", "yes", "1", 1)
+        text = previous.sections[i].text if previous is not None and i < len(previous.sections) else ""
+        sections.append(Section(title=name, points=tuple(points), target=target, locked=locked, text=text))
+    if not sections:
+        raise StudioError("The outline table is empty: add at least one section.")
+    return Outline(title=title.strip(), sections=tuple(sections))
