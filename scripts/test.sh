@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Install everything the tests need, then run them all (offline: they build their own tiny model).
+# Install everything the tests need, then run them all. Offline: the tests build their own tiny
+# model and GGUF, start their own servers and browser on 127.0.0.1, and clean up after themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements-test.txt
+bash scripts/install_test_tools.sh
+# A missing llama.cpp server or browser is a failure, never a skip.
+export STUDIO_REQUIRE_LLAMA_SERVER=1 STUDIO_REQUIRE_BROWSER=1
 .venv/bin/ruff check .
 set +e
 .venv/bin/python -m pytest -q "$@"

@@ -7,6 +7,11 @@ generator all free the CPU within one step. One request computes at a time; requ
 a lock. An exception in the generate thread is re-raised in the caller's thread as
 GenerationError; the consumer polls instead of blocking on a fixed timeout, so a long CPU
 prefill never trips it and a dead thread never hangs it.
+
+Prefix reuse: the engine keeps the KV cache of the last request's tokens (prompt + generated).
+The long-form pipeline and chat re-send the same prefix (system prompt, brief, outline, earlier
+turns), so the next request crops that cache to the longest common token prefix and prefills
+only the new tokens. Greedy output is the same with and without reuse (tests/test_prefix_cache.py).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers import LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
+from transformers import DynamicCache, LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
 
 from writing.engine import DEFAULT_CONTEXT, GenerationStats, check_budget
 from writing.errors import GenerationError
@@ -34,7 +39,7 @@ class LocalEngine:
     backend = "transformers"
 
     def __init__(self, model: Any, tokenizer: Any, *, name: str = "local", dtype: str = "",
-                 context: int = DEFAULT_CONTEXT):
+                 context: int = DEFAULT_CONTEXT, prefix_reuse: bool = True):
         if context < 16:
             raise ValueError(f"context must be at least 16 tokens, got {context}")
         self.model = model
@@ -46,6 +51,16 @@ class LocalEngine:
         self._tokenizer_lock = threading.RLock()  # fast tokenizers are not thread-safe
         self._waiting = 0
         self._waiting_lock = threading.Lock()
+        self.prefix_reuse = prefix_reuse
+        # KV cache of the last request and the token ids it holds; guarded by _generate_lock.
+        self._cache: Any = None
+        self._cache_ids: torch.Tensor | None = None
+        self.last_reused_tokens = 0  # prompt tokens the last request took from the cache
+
+    def reset_cache(self) -> None:
+        """Forget the kept KV cache (frees its memory); the next request prefills in full."""
+        with self._generate_lock:
+            self._cache, self._cache_ids = None, None
 
     @property
     def busy(self) -> bool:
@@ -68,9 +83,14 @@ class LocalEngine:
     def stream(self, messages: Sequence[dict[str, Any]], params: SamplingParams,
                cancel: threading.Event | None = None, *,
                stats: GenerationStats | None = None) -> Iterator[str]:
+        yield from self.stream_encoded(self.encode(messages), params, cancel, stats=stats)
+
+    def stream_encoded(self, inputs: dict[str, Any], params: SamplingParams,
+                       cancel: threading.Event | None = None, *,
+                       stats: GenerationStats | None = None) -> Iterator[str]:
+        """stream() for an already tokenised prompt (`input_ids`, optional `attention_mask`)."""
         cancel = cancel if cancel is not None else threading.Event()
         stats = stats if stats is not None else GenerationStats()
-        inputs = self.encode(messages)
         stats.prompt_tokens = int(inputs["input_ids"].shape[1])
         check_budget(stats.prompt_tokens, params.max_new_tokens, self.context)
         if not self._wait_for_turn(cancel):
@@ -100,8 +120,10 @@ class LocalEngine:
                   stats: GenerationStats) -> Iterator[str]:
         stop = threading.Event()  # set by us when the consumer goes away
         streamer = _LockedStreamer(self.tokenizer, self._tokenizer_lock, stats)
+        cache = self._take_cache(inputs["input_ids"])
         kwargs = dict(
             inputs,
+            cache=cache,
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([_EventCriteria(cancel, stop)]),
             logits_processor=LogitsProcessorList(_extra_processors(params, stats.prompt_tokens)),
@@ -114,7 +136,8 @@ class LocalEngine:
                 if params.seed is not None:
                     torch.manual_seed(params.seed)
                 with torch.inference_mode():
-                    self.model.generate(**kwargs)
+                    sequences = self.model.generate(**kwargs)
+                self._keep_cache(cache, sequences)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
                 failure.append(exc)
             finally:
@@ -142,6 +165,35 @@ class LocalEngine:
         if failure:
             exc = failure[0]
             raise GenerationError(f"Generation failed: {type(exc).__name__}: {exc}") from exc
+
+
+    def _take_cache(self, input_ids: torch.Tensor) -> Any:
+        """The kept cache cropped to the longest common prefix with `input_ids`, or a fresh one.
+
+        At least one prompt token is always left to prefill: generate() needs logits for it.
+        """
+        kept, kept_ids = self._cache, self._cache_ids
+        self._cache, self._cache_ids = None, None  # a failed request must not leave a half-written cache
+        self.last_reused_tokens = 0
+        if not self.prefix_reuse or kept is None or kept_ids is None or input_ids.shape[0] != 1:
+            return DynamicCache(config=self.model.config)
+        ids = input_ids[0]
+        limit = min(len(kept_ids), len(ids) - 1)
+        same = (kept_ids[:limit] == ids[:limit]).to(torch.int8)
+        common = int(same.cumprod(0).sum()) if limit > 0 else 0
+        if common == 0:
+            return DynamicCache(config=self.model.config)
+        if kept.get_seq_length() > common:
+            kept.crop(common - kept.get_seq_length())  # transformers 5: crop(-tokens_to_remove)
+        self.last_reused_tokens = common
+        return kept
+
+    def _keep_cache(self, cache: Any, sequences: torch.Tensor) -> None:
+        """Remember which tokens' keys and values `cache` now holds (the last new token has none)."""
+        if not self.prefix_reuse or sequences.shape[0] != 1:
+            return
+        length = cache.get_seq_length()
+        self._cache, self._cache_ids = cache, sequences[0, :length].clone()
 
 
 def _finish_reason(cancel: threading.Event, stop: threading.Event, failure: list, stats: GenerationStats,

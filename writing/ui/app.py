@@ -1,69 +1,109 @@
-"""The Blocks app: composes one builder function per tab around one shared engine."""
+"""The Blocks app: one builder function per tab around one shared engine, and `launch()`.
+
+Tabs get a UIContext and nothing global. Each tab module has `build_<name>_tab(ctx)`; add a tab
+with ONE import line and ONE call line in `build_app` (the imports live inside the function so a
+tab module may import MODEL_QUEUE from here without an import cycle).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
 from writing.engine import Engine, GenerationStats
-from writing.errors import StudioError
-from writing.params import make_params
+from writing.presets import PresetStore
+from writing.ui.guard import sanitize_everything
+from writing.ui.i18n import I18N, t
 from writing.ui.runs import SessionRuns
+from writing.ui.streaming import MODEL_QUEUE, status_line
+from writing.ui.theme import CSS, HEAD, TOGGLE_JS, make_theme
 
-MODEL_QUEUE = "model"  # every generating event shares this concurrency_id: one model, one run
+__all__ = ["MODEL_QUEUE", "UIContext", "build_app", "launch", "status_line"]
+
+DEFAULT_QUEUE_SIZE = 16  # waiting runs beyond this get gradio's "queue is full" error: try again shortly
+STATUS_REFRESH_S = 2.0
+
+
+def _local_user(request: gr.Request | None) -> str:
+    return (getattr(request, "username", None) if request is not None else None) or "local"
 
 
 @dataclass
 class UIContext:
     engine: Engine
     runs: SessionRuns = field(default_factory=SessionRuns)
+    presets: PresetStore = field(default_factory=PresetStore)
+    store: Any = None  # writing.store.DraftStore | None (drafts library; None = no autosave)
+    user_of: Callable[[gr.Request | None], str] = _local_user
+    last_stats: GenerationStats | None = None  # the last finished run, for the status line
+    store_problem: str = ""  # why `store` is None (e.g. read-only data folder), shown in the Library tab
+    limiter: Any = None  # writing.ratelimit.RateLimiter | None: per-user requests per window (writing/ui/guard.py)
+    banner: str = ""  # a warning shown above the tabs, e.g. a public share link without a login
 
 
-def status_line(engine: Engine, stats: GenerationStats | None = None) -> str:
-    parts = [f"**{engine.name}**", engine.backend, getattr(engine, "dtype", "")]
-    if stats is not None and stats.new_tokens:
-        parts.append(f"{stats.new_tokens} tokens, {stats.tokens_per_second:.1f} tok/s")
-    return " · ".join(p for p in parts if p)
+def build_app(ctx: UIContext, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> gr.Blocks:
+    from writing.ui.blog import build_blog_tab
+    from writing.ui.chat import build_chat_tab
+    from writing.ui.code import build_code_tab
+    from writing.ui.library import build_library_tab
+    from writing.ui.longform import build_longform_tab
+    from writing.ui.presets_tab import build_presets_tab
 
-
-def build_write_tab(ctx: UIContext) -> None:
-    """A plain prompt -> streamed Markdown page (the tabs of the studio build on this)."""
-    with gr.Tab("Write"):
-        prompt = gr.Textbox(label="Prompt", lines=4, placeholder="What should the model write?")
-        with gr.Row():
-            generate = gr.Button("Generate", variant="primary")
-            stop = gr.Button("Stop")
-        output = gr.Markdown(label="Output")
-        status = gr.Markdown(status_line(ctx.engine))
-
-    def run(text: str, request: gr.Request) -> Iterator[tuple[str, str]]:
-        cancel = ctx.runs.start(request.session_hash)
-        stats = GenerationStats()
-        shown = ""
-        try:
-            params = make_params(max_new_tokens=256)
-            for piece in ctx.engine.stream([{"role": "user", "content": text}], params, cancel, stats=stats):
-                shown += piece
-                yield shown, status_line(ctx.engine, stats)
-        except StudioError as exc:
-            raise gr.Error(str(exc)) from None
-        finally:
-            cancel.set()
-            ctx.runs.finish(request.session_hash, cancel)
-        yield shown, status_line(ctx.engine, stats)
-
-    def halt(request: gr.Request) -> None:
-        ctx.runs.stop(request.session_hash)
-
-    generate.click(run, prompt, [output, status], api_name="write", concurrency_id=MODEL_QUEUE)
-    stop.click(halt, None, None, queue=False, api_name="stop")
-
-
-def build_app(ctx: UIContext) -> gr.Blocks:
     with gr.Blocks(title="Writing Studio") as app:
-        gr.Markdown("# Writing Studio")
-        build_write_tab(ctx)
-    app.queue(default_concurrency_limit=1, max_size=16)
+        with gr.Row(elem_id="studio-header"):
+            gr.Markdown("# ✍️ Writing Studio\n" + t("tagline"), elem_id="studio-title")
+            toggle = gr.Button(t("theme_toggle"), size="sm", variant="secondary", elem_id="theme-toggle",
+                               scale=0, min_width=150)
+        if ctx.banner:
+            gr.Markdown(ctx.banner, elem_id="studio-banner")
+        with gr.Tabs(elem_id="studio-tabs"):
+            build_blog_tab(ctx)
+            build_code_tab(ctx)
+            build_chat_tab(ctx)
+            build_presets_tab(ctx)
+            build_longform_tab(ctx)
+            build_library_tab(ctx)
+        status = gr.Markdown(status_line(ctx), elem_id="studio-status")
+        timer = gr.Timer(STATUS_REFRESH_S)
+
+        toggle.click(None, js=TOGGLE_JS)
+        timer.tick(lambda: status_line(ctx), None, status, queue=False, show_progress="hidden",
+                   api_visibility="private")
+    sanitize_everything(app)
+    # A local model runs one request at a time; a remote server (RemoteEngine.max_concurrency) batches many.
+    app.queue(default_concurrency_limit=getattr(ctx.engine, "max_concurrency", 1), max_size=queue_size)
     return app
+
+
+def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, prevent_thread_lock: bool = False,
+           quiet: bool = False, **options: Any) -> Any:
+    """Serve the studio. Theme, CSS, head script and translations belong to launch() in gradio 6.
+
+    The app's own folder and the data folder (drafts DB, user presets) are blocked from gradio's file
+    routes explicitly, whatever else is allowed: /gradio_api/file=studio.py or =/data/drafts.db is a 403.
+    """
+    options["blocked_paths"] = [*blocked_paths(), *(options.get("blocked_paths") or [])]
+    return app.launch(
+        server_name=host,
+        server_port=port,
+        theme=make_theme(),
+        css=CSS,
+        head=HEAD,
+        i18n=I18N,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        show_error=True,
+        **options,
+    )
+
+
+def blocked_paths() -> list[str]:
+    """Absolute folders gradio must never serve: this project (code, checkpoints) and the data folder."""
+    from pathlib import Path
+
+    from writing.paths import resolve_data_dir
+
+    return [str(Path(__file__).resolve().parents[2]), str(resolve_data_dir().resolve())]

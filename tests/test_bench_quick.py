@@ -1,0 +1,46 @@
+"""The benchmark harness end to end on its small shape, so it never rots (`python -m bench.run --quick`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_bench_measures_every_mode_and_writes_results(tmp_path: Path):
+    from bench.shaped import QUICK, build
+
+    model = build("quick", out=tmp_path / "quick-shape")
+    config = json.loads((model / "config.json").read_text())
+    assert config["hidden_size"] == QUICK["hidden_size"] and config["tie_word_embeddings"] is True
+    out = tmp_path / "results"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--model", str(model), "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| mode | load s |" in proc.stdout and "TTFT with reuse" in proc.stdout
+
+    [json_file] = out.glob("*.json")
+    record = json.loads(json_file.read_text())
+    assert record["bandwidth"]["read_gbs"] > 0.1
+    results = {r["mode"]: r for r in record["results"]}
+    assert list(results) == ["baseline", "bf16", "int8", "int4"]
+    for r in results.values():
+        assert r["load_s"] > 0 and r["peak_rss"] > 0 and r["weight_bytes"] > 0
+        assert r["prefill_tok_s"] > 0 and r["ttft_s"] > 0
+        assert r["new_tokens"] == 16 and r["decode_tok_s"] > 0
+    assert results["int8"]["weight_bytes"] < 0.6 * results["bf16"]["weight_bytes"]
+    assert results["int4"]["weight_bytes"] < results["int8"]["weight_bytes"]
+    for mode in ("bf16", "int8", "int4"):
+        assert 0 < results[mode]["reused_tokens"] < results[mode]["section_prompt_tokens"]
+        assert results[mode]["ttft_reuse_s"] > 0 and results[mode]["ttft_no_reuse_s"] > 0
+    assert results["int8"]["logits_rel_err"] < 0.1 and results["int4"]["logits_rel_err"] < 0.5
+    assert (out / json_file.name.replace(".json", ".md")).is_file()
+    assert not list(out.glob(".scratch-*"))  # the bf16 reference logits are cleaned up

@@ -1,0 +1,311 @@
+"""Weight-only int8 / int4 quantisation of a loaded transformers causal LM, in place.
+
+Decode on a CPU reads every weight once per token, so it runs at memory bandwidth / weight
+bytes: int8 halves the bytes of bf16, int4 (0.625 bytes a weight with its scales) quarters
+them. Activations stay bf16 between layers; inside a layer the fused kernel
+(writing/kernels/qmm.cpp) quantises the input row to int8 blocks, as llama.cpp does.
+
+    int8: every decoder Linear and the tied embedding / lm_head: int8, one scale per output row.
+    int4: decoder Linears: 4-bit, groups of 32 with an fp16 scale and offset (like Q4_1);
+          embedding / lm_head stay int8 (one shared copy): 4-bit there costs quality for ~4% speed.
+
+Backends per layer: "fused" (the C++ VNNI kernel, when it builds and K % 128 == 0) or "stock"
+(torch's `_weight_int8pack_mm` / `_weight_int4pack_mm_for_cpu`, slower but everywhere).
+Long prompts (more than GEMV_MAX_ROWS rows) dequantise the layer to bf16 and use oneDNN's GEMM,
+which beats an int8 GEMM built from the decode kernel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODES = ("none", "int8", "int4")
+CHOICES = ("auto", *MODES)
+# Chosen by measurement (bench/run.py, README Performance): int8 with the fused kernel decodes
+# ~2.5x faster than bf16 per layer at ~1% error per layer; int4 is faster still but much lossier, so
+# it is opt-in.
+DEFAULT_MODE = "int8"
+GROUP = 32  # int4 group size (weights per scale/offset)
+GEMV_MAX_ROWS = 8  # up to this many rows (tokens) the fused kernel; above, dequantise + bf16 GEMM
+
+
+@dataclass(frozen=True)
+class QuantReport:
+    mode: str
+    backend: str  # "fused", "stock" or "mixed"
+    layers: int
+    bytes_before: int
+    bytes_after: int
+    seconds: float
+    note: str = ""
+
+    def line(self) -> str:
+        return (f"{self.mode}: {self.layers} layers, {self.bytes_before / 1e9:.2f} GB -> "
+                f"{self.bytes_after / 1e9:.2f} GB of weights, {self.backend} kernels, {self.seconds:.1f}s"
+                f"{'; ' + self.note if self.note else ''}")
+
+
+@dataclass(frozen=True)
+class QuantChoice:
+    mode: str
+    reason: str
+
+
+def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
+    """`--quantize auto|none|int8|int4` -> the mode to use and why (printed at start-up)."""
+    if requested not in CHOICES:
+        raise ValueError(f"--quantize must be one of {', '.join(CHOICES)}, got {requested!r}")
+    if requested != "auto":
+        return QuantChoice(requested, "chosen with --quantize")
+    fused = _kernels_ready() if fused is None else fused
+    if fused:
+        return QuantChoice(DEFAULT_MODE,
+                           "fused int8 kernel available: ~2.5x faster per layer than bf16, ~1% error per layer")
+    from writing import kernels
+
+    return QuantChoice("none", f"no fused kernel ({kernels.why_not() or 'unavailable'}): torch's stock int8 "
+                               "kernels slow long prompts down, so weights stay unquantised")
+
+
+def _kernels_ready() -> bool:
+    from writing import kernels
+
+    return kernels.load()
+
+
+# --------------------------------------------------------------------------- quantisers (pure torch)
+
+_CHUNK = 1 << 22  # weights per quantisation step: fp32 temporaries stay ~50 MB, not 3x a 1.5 GB lm_head
+
+
+def _row_chunks(weight: torch.Tensor) -> list[slice]:
+    rows = max(1, _CHUNK // max(1, weight.shape[1]))
+    return [slice(i, i + rows) for i in range(0, weight.shape[0], rows)]
+
+
+def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, K] float -> (int8 [N, K], fp32 scales [N]); symmetric, one scale per output row."""
+    q = torch.empty(weight.shape, dtype=torch.int8)
+    scales = torch.empty(weight.shape[0], dtype=torch.float32)
+    for rows in _row_chunks(weight):
+        w = weight[rows].float()
+        s = (w.abs().amax(dim=1) / 127.0).clamp_(min=1e-12)
+        q[rows] = w.div_(s[:, None]).round_().clamp_(-127, 127).to(torch.int8)
+        scales[rows] = s
+    return q, scales
+
+
+def quantize_int4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[N, K] float -> (uint8 [N, K/2] packed, fp16 scales [N, K/32], fp16 offsets [N, K/32]).
+
+    w ~= d * q + m with q in 0..15 per group of 32. Packing: in each block of 128 weights,
+    byte j holds q[j] (low nibble) and q[j + 64] (high nibble), the layout qmm.cpp reads.
+    """
+    n, k = weight.shape
+    if k % 128:
+        raise ValueError(f"int4 needs in_features divisible by 128, got {k}")
+    packed = torch.empty((n, k // 2), dtype=torch.uint8)
+    d = torch.empty((n, k // GROUP), dtype=torch.float16)
+    m = torch.empty((n, k // GROUP), dtype=torch.float16)
+    for rows in _row_chunks(weight):
+        w = weight[rows].float().reshape(-1, k // GROUP, GROUP)
+        lo, hi = w.amin(dim=-1), w.amax(dim=-1)
+        dc = ((hi - lo) / 15.0).clamp_(min=1e-7).half()  # fp16 as stored, so q is computed against it
+        mc = lo.half()
+        q = w.sub_(mc.float()[..., None]).div_(dc.float()[..., None]).round_().clamp_(0, 15).to(torch.uint8)
+        q = q.reshape(-1, k // 128, 2, 64)
+        packed[rows] = (q[:, :, 0, :] | (q[:, :, 1, :] << 4)).reshape(-1, k // 2)
+        d[rows], m[rows] = dc, mc
+    return packed, d, m
+
+
+def dequantize_int4(packed: torch.Tensor, d: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Inverse of quantize_int4 (fp32), for tests and the stock fallback's conversion."""
+    n, half = packed.shape
+    blocks = packed.reshape(n, half // 64, 64)
+    q = torch.stack([blocks & 0x0F, blocks >> 4], dim=2).reshape(n, -1, GROUP).float()
+    return (q * d.float()[..., None] + m.float()[..., None]).reshape(n, half * 2)
+
+
+# --------------------------------------------------------------------------- modules
+
+class Int8Linear(nn.Module):
+    """y = x @ (q * scale)^T (+ bias). q int8 [N, K]; may be shared with an Int8Embedding."""
+
+    def __init__(self, q: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None, *, fused: bool):
+        super().__init__()
+        self.out_features, self.in_features = q.shape
+        self.register_buffer("q", q, persistent=False)
+        self.register_buffer("scales", scales, persistent=False)  # fp32 [N]
+        self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
+        self.fused = fused and self.in_features % 128 == 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        rows = x.reshape(-1, self.in_features)
+        if self.fused and rows.shape[0] <= GEMV_MAX_ROWS:
+            y = torch.ops.studio_qmm.q8_mm(rows, self.q, self.scales)
+        elif self.fused:
+            y = F.linear(rows, torch.ops.studio_qmm.q8_dequant(self.q, self.scales).to(rows.dtype))
+        else:
+            y = torch.ops.aten._weight_int8pack_mm(rows, self.q, self.scales.to(rows.dtype))
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, int8, {'fused' if self.fused else 'stock'}"
+
+
+class Int4Linear(nn.Module):
+    """Weight-only 4-bit Linear (groups of 32, fp16 scale + offset)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, *, fused: bool):
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
+        self.fused = fused
+        packed, d, m = quantize_int4(weight)
+        if fused:
+            self.register_buffer("packed", packed, persistent=False)
+            self.register_buffer("d", d, persistent=False)
+            self.register_buffer("m", m, persistent=False)
+        else:
+            # torch's layout: w = (q - 8) * scale + zero, scale_and_zero [K/32, N, 2] bf16
+            q = torch.stack([packed.reshape(packed.shape[0], -1, 64) & 0x0F,
+                             packed.reshape(packed.shape[0], -1, 64) >> 4], dim=2).reshape(self.out_features, -1)
+            self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1),
+                                 persistent=False)
+            zero = m.float() + 8.0 * d.float()
+            sz = torch.stack([d.float(), zero], dim=2).transpose(0, 1).contiguous().to(torch.bfloat16)
+            self.register_buffer("scale_zero", sz, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        rows = x.reshape(-1, self.in_features)
+        if self.fused and rows.shape[0] <= GEMV_MAX_ROWS:
+            y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)
+        elif self.fused:
+            y = F.linear(rows, torch.ops.studio_qmm.q4_dequant(self.packed, self.d, self.m).to(rows.dtype))
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows.to(torch.bfloat16), self.packed, GROUP,
+                                                           self.scale_zero).to(rows.dtype)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, int4 g{GROUP}, {'fused' if self.fused else 'stock'}"
+
+
+class Int8Embedding(nn.Module):
+    """Embedding lookup from int8 rows (the same tensor as the tied Int8Linear lm_head)."""
+
+    def __init__(self, q: torch.Tensor, scales: torch.Tensor, dtype: torch.dtype, padding_idx: int | None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = q.shape
+        self.register_buffer("q", q, persistent=False)
+        self.register_buffer("scales", scales, persistent=False)
+        self.dtype = dtype
+        self.padding_idx = padding_idx
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        rows = F.embedding(ids, self.q)  # int8 [..., H]
+        return (rows.float() * F.embedding(ids, self.scales[:, None])).to(self.dtype)
+
+
+# --------------------------------------------------------------------------- whole model
+
+def _param_bytes(model: nn.Module) -> int:
+    seen: set[int] = set()
+    total = 0
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def quantize_model(model: Any, mode: str) -> QuantReport:
+    """Replace the Linear layers (and the tied embedding) of `model` in place. Frees bf16 weights as it goes."""
+    if mode not in MODES:
+        raise ValueError(f"--quantize must be one of {', '.join(MODES)}, got {mode!r}")
+    started = time.perf_counter()
+    before = _param_bytes(model)
+    if mode == "none":
+        return QuantReport(mode, "none", 0, before, before, 0.0)
+    fused = _kernels_ready()
+    note = ""
+    if not fused:
+        from writing import kernels
+
+        note = f"fused kernel unavailable ({kernels.why_not()}); torch's stock kernels are slower"
+    dtype = next(model.parameters()).dtype
+    count = 0
+    backends: set[str] = set()
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+    head = model.get_output_embeddings()
+    for parent in list(decoder.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, nn.Linear):
+                continue
+            weight, bias = child.weight.detach(), None if child.bias is None else child.bias.detach()
+            if mode == "int4" and child.in_features % 128 == 0:
+                new: nn.Module = Int4Linear(weight, bias, fused=fused)
+            else:  # int8, or a shape the int4 layout cannot hold
+                q, s = quantize_int8(weight)
+                new = Int8Linear(q, s, bias, fused=fused)
+            backends.add("fused" if getattr(new, "fused", False) else "stock")
+            setattr(parent, name, new)
+            del child, weight
+            count += 1
+    if isinstance(head, nn.Linear):
+        count += _quantize_head(model, head, dtype=dtype, fused=fused, backends=backends)
+    _own_remaining_params(model)
+    after = _param_bytes(model)
+    backend = backends.pop() if len(backends) == 1 else "mixed"
+    return QuantReport(mode, backend, count, before, after, time.perf_counter() - started, note)
+
+
+def _own_remaining_params(model: nn.Module) -> None:
+    """Copy the small params left (norm gains) out of the checkpoint's mmap, so it can be unmapped.
+
+    transformers maps the safetensors files; a 10 KB norm gain would otherwise keep a whole
+    shard's pages mapped (and counted in RSS) next to the quantised copy.
+    """
+    import gc
+
+    with torch.no_grad():
+        for param in model.parameters():
+            param.data = param.data.clone()
+    gc.collect()
+
+
+def _quantize_head(model: Any, head: nn.Linear, *, dtype: torch.dtype, fused: bool, backends: set[str]) -> int:
+    """lm_head to int8; a tied input embedding shares the int8 tensor (one copy, not two)."""
+    embed = model.get_input_embeddings()
+    tied = embed is not None and embed.weight.data_ptr() == head.weight.data_ptr()
+    q, s = quantize_int8(head.weight.detach())
+    bias = None if head.bias is None else head.bias.detach()
+    new_head = Int8Linear(q, s, bias, fused=fused)
+    backends.add("fused" if new_head.fused else "stock")
+    if tied:
+        model.set_input_embeddings(Int8Embedding(q, s, dtype, getattr(embed, "padding_idx", None)))
+    _set_output_embeddings(model, new_head)
+    return 1
+
+
+def _set_output_embeddings(model: Any, module: nn.Module) -> None:
+    # set_output_embeddings would re-tie the weights on some versions: assign the attribute directly
+    for name, child in model.named_children():
+        if child is model.get_output_embeddings():
+            setattr(model, name, module)
+            return
+    raise ValueError("could not find the output embedding module to replace")

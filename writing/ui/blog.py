@@ -1,0 +1,189 @@
+"""Blog tab: a brief -> a streamed Markdown post; continue it, revise it, download it.
+
+The draft and the list of revision requests live in per-session gr.State, so a follow-up
+("make it shorter") revises the current draft with the earlier requests kept in view. Prompts
+are data: templates `blog`, `blog_revise`, `blog_continue` (writing/prompt_templates/).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from writing.prompts import is_chinese, render
+from writing.ui.guard import BoundedSlider  # API input: errors name the field
+from writing.ui.i18n import t
+from writing.ui.sampling import build_sampling_panel, params_from
+from writing.ui.streaming import MODEL_QUEUE, meter, stop_session, stream_reply
+
+if TYPE_CHECKING:
+    from writing.ui.app import UIContext
+
+# Checkbox value -> what the prompt asks for (English / Chinese prompt variants).
+STRUCTURE = {
+    "Sections": ("sections with `##` headings", "带 `##` 小标题的分节"),
+    "Code snippets": ("code snippets in fenced code blocks", "放在代码块中的代码示例"),
+    "Tables": ("a Markdown table where a comparison helps", "在需要对比时使用 Markdown 表格"),
+    "Summary": ("a short summary of key takeaways at the end", "结尾的要点总结"),
+}
+LANGUAGE_CHOICES = [("Auto (language of the brief) / 自动", "auto"), ("English", "English"), ("中文", "中文")]
+DEFAULT_WORDS = 800
+
+
+def tokens_for(words: float) -> int:
+    """A max_new_tokens that fits a post of `words` words (English ~1.4 tokens/word, Chinese ~1/char)."""
+    return int(min(32768, max(256, round(float(words) * 1.6 + 256, -1))))
+
+
+def brief_structure(chosen: list[str] | None, *, chinese: bool) -> list[str]:
+    unknown = [c for c in chosen or [] if c not in STRUCTURE]
+    if unknown:
+        raise gr.Error(f"structure: unknown option(s) {unknown} (choose from {', '.join(STRUCTURE)})")
+    return [STRUCTURE[c][1 if chinese else 0] for c in chosen or []]
+
+
+def title_of(draft: str, fallback: str = "draft") -> str:
+    """The post's first heading (or the fallback), for the download file's name and the drafts list."""
+    for line in draft.splitlines():
+        if line.strip().startswith("#"):
+            return line.strip().lstrip("#").strip() or fallback
+    return fallback
+
+
+def write_markdown(draft: str, title: str) -> str:
+    """The draft as a .md file in a private temp folder (gradio serves it from its cache)."""
+    slug = re.sub(r"[^\w\-]+", "-", title.lower(), flags=re.UNICODE).strip("-")[:60] or "draft"
+    folder = Path(tempfile.gettempdir()) / "writing-studio-downloads" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{slug}.md"
+    path.write_text(draft if draft.endswith("\n") else draft + "\n", encoding="utf-8")
+    return str(path)
+
+
+def build_blog_tab(ctx: UIContext) -> None:
+    with gr.Tab(t("tab_blog"), id="blog"):
+        draft_state = gr.State("")
+        revisions_state = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                topic = gr.Textbox(label=t("topic"), placeholder=t("topic_ph"), value="", lines=2, max_lines=6,
+                                   elem_id="blog-topic")
+                with gr.Row():
+                    audience = gr.Textbox(label=t("audience"), placeholder=t("audience_ph"), value="",
+                                          elem_id="blog-audience")
+                    tone = gr.Textbox(label=t("tone"), placeholder=t("tone_ph"), value="", elem_id="blog-tone")
+                words = BoundedSlider(100, 4000, value=DEFAULT_WORDS, step=50, label=t("words"), elem_id="blog-words")
+                structure = gr.CheckboxGroup(list(STRUCTURE), value=["Sections", "Summary"], label=t("structure"))
+                language = gr.Dropdown(LANGUAGE_CHOICES, value="auto", label=t("language"))
+                panel = build_sampling_panel(ctx, tab="blog", max_new_tokens=tokens_for(DEFAULT_WORDS))
+                with gr.Row():
+                    generate = gr.Button(t("generate"), variant="primary", elem_id="blog-generate")
+                    stop = gr.Button(t("stop"), variant="stop", elem_id="blog-stop")
+            with gr.Column(scale=3, min_width=420):
+                progress = gr.Markdown("", elem_classes="studio-meter", elem_id="blog-meter")
+                draft = gr.Markdown(t("draft_empty"), elem_classes="studio-draft", elem_id="blog-draft",
+                                    buttons=["copy"], show_label=False)
+                with gr.Row():
+                    regenerate = gr.Button(t("regenerate"), size="sm")
+                    extend = gr.Button(t("continue"), size="sm", elem_id="blog-continue")
+                    download = gr.DownloadButton(t("download_md"), size="sm", interactive=False,
+                                                 elem_id="blog-download")
+                with gr.Row(equal_height=False):
+                    followup = gr.Textbox(label=t("followup"), placeholder=t("followup_ph"), value="", scale=4,
+                                          elem_id="blog-followup")
+                    revise = gr.Button(t("revise"), scale=1, min_width=100, elem_id="blog-revise",
+                                       elem_classes="studio-inline")
+                history = gr.Markdown("", elem_classes="studio-note")
+
+    outputs = [draft, progress, draft_state, revisions_state, download, history]
+
+    def finish(text: str, stats: Any, revisions: list[str]) -> tuple[Any, ...]:
+        path = write_markdown(text, title_of(text)) if text.strip() else None
+        return (text, meter(text, stats, running=False), text, revisions,
+                gr.update(value=path, interactive=path is not None), _history(revisions))
+
+    # Parameter names are the /blog API's argument names (gradio_client keyword arguments).
+    def write(topic: str, audience: str, tone: str, words: float, structure: list[str], language: str,
+              temperature: float, top_p: float, top_k: int, min_p: float, repetition_penalty: float,
+              presence_penalty: float, max_new_tokens: int, seed: int | None,
+              request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        if not (topic or "").strip():
+            raise gr.Error("Write a topic first: what is the post about?")
+        chinese = language == "中文" or (language in ("auto", "", None) and is_chinese(topic))
+        messages = render("blog", topic=topic, audience=audience or "", tone=tone or "",
+                          words=int(words or DEFAULT_WORDS), structure=brief_structure(structure, chinese=chinese),
+                          language=language or "auto")
+        values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
+        yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[])
+
+    def extend_draft(current: str, revisions: list[str], temperature: float, top_p: float, top_k: int,
+                     min_p: float, repetition_penalty: float, presence_penalty: float,
+                     max_new_tokens: int, seed: int | None,
+                     request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        if not (current or "").strip():
+            raise gr.Error("There is no draft to continue yet: generate one first.")
+        messages = render("blog_continue", draft=current)
+        values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
+        glue = "" if current.endswith(("\n", " ")) else "\n\n" if current.rstrip().endswith((".", "!", "?", "。")) \
+            else " "
+        yield from _run(messages, values, request, title=title_of(current), prefix=current + glue,
+                        revisions=revisions)
+
+    def revise_draft(instruction: str, current: str, revisions: list[str], temperature: float, top_p: float,
+                     top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
+                     max_new_tokens: int, seed: int | None,
+                     request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        if not (instruction or "").strip():
+            raise gr.Error("Say how to change the draft, e.g. 'make it shorter'.")
+        if not (current or "").strip():
+            raise gr.Error("There is no draft to revise yet: generate one first.")
+        earlier = list(revisions or [])
+        # The conversation so far, compactly: the earlier requests are already in the draft.
+        asked = instruction.strip()
+        if earlier:
+            asked = (f"{asked}\n\n(Earlier requests, already applied — keep them: "
+                     + "; ".join(earlier) + ")")
+        messages = render("blog_revise", draft=current, instruction=asked)
+        values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
+        yield from _run(messages, values, request, title=title_of(current), prefix="",
+                        revisions=[*earlier, instruction.strip()])
+
+    def _run(messages: list[dict[str, str]], values: tuple[Any, ...], request: gr.Request, *, title: str,
+             prefix: str, revisions: list[str]) -> Iterator[tuple[Any, ...]]:
+        params = params_from(values)
+        text, stats = prefix, None
+        for piece, stats in stream_reply(ctx, request, kind="blog", title=title, messages=messages, params=params,
+                                         draft_prefix=prefix):
+            text = prefix + piece
+            yield text, meter(text, stats), gr.update(), gr.update(), gr.update(), gr.update()
+        yield finish(text, stats, revisions)
+
+    def halt(request: gr.Request) -> None:
+        stop_session(ctx, request)
+
+    brief = [topic, audience, tone, words, structure, language, *panel.inputs]
+    common = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal")
+    generate.click(write, brief, outputs, api_name="blog", **common)
+    regenerate.click(write, brief, outputs, api_visibility="private", **common)
+    extend.click(extend_draft, [draft_state, revisions_state, *panel.inputs], outputs,
+                 api_name="blog_continue", **common)
+    revise.click(revise_draft, [followup, draft_state, revisions_state, *panel.inputs], outputs,
+                 api_name="blog_revise", **common)
+    followup.submit(revise_draft, [followup, draft_state, revisions_state, *panel.inputs], outputs,
+                    api_visibility="private", **common)
+    # No `cancels=`: the run's generator then ends by itself within a decode step and its last update
+    # (meter "stopped", the draft kept for Continue/Revise/Download) always reaches the page.
+    stop.click(halt, None, None, queue=False, api_visibility="private")
+    words.change(lambda w: tokens_for(w), words, panel.max_new_tokens, queue=False, api_visibility="private")
+
+
+def _history(revisions: list[str]) -> str:
+    if not revisions:
+        return ""
+    return "Revisions: " + " → ".join(f"“{r}”" for r in revisions[-6:])
