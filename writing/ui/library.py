@@ -341,22 +341,23 @@ def build_library_tab(ctx: UIContext) -> None:
     list_outputs = [table, row_ids, picked, message]
     show = {"fn": listing, "inputs": [query, picked], "outputs": list_outputs, "queue": False}
     gr.on([refresh.click, query.submit, tab.select], **show, api_name="library_list")
+    refresh_list = {**show, "api_visibility": "private"}  # the list again after an action: not an endpoint
     table.select(pick_row, row_ids, picked, queue=False, api_visibility="private")
     picked.change(open_draft, picked, [title, editor, info, download], queue=False, api_name="library_open")
-    rename.click(do_rename, [picked, title], message, queue=False, api_name="library_rename").then(**show)
-    save.click(do_save, [picked, editor], message, queue=False, api_name="library_save").then(**show)
+    rename.click(do_rename, [picked, title], message, queue=False, api_name="library_rename").then(**refresh_list)
+    save.click(do_save, [picked, editor], message, queue=False, api_name="library_save").then(**refresh_list)
     duplicate.click(do_duplicate, picked, [picked, message], queue=False,
-                    api_name="library_duplicate").then(**show)
+                    api_name="library_duplicate").then(**refresh_list)
     delete.click(do_delete, picked, [deleted_id, undo, picked, message], queue=False,
-                 api_name="library_delete").then(**show)
+                 api_name="library_delete").then(**refresh_list)
     undo.click(do_undo, deleted_id, [deleted_id, undo, picked, message], queue=False,
-               api_name="library_undo").then(**show)
+               api_name="library_undo").then(**refresh_list)
     open_tab.click(do_open_in_tab, picked, open_outputs, queue=False, api_visibility="private")
     export_md.click(do_export("md"), picked, [download, message], api_name="library_export_md")
     export_docx_btn.click(do_export("docx"), picked, [download, message], api_name="library_export_docx")
     # On page load: the list, and the offer to resume the last unfinished draft of this user.
     gr.on(None, initial, None, list_outputs, queue=False, api_visibility="private")
     gr.on(None, offer, None, [offer_id, offer_text, offer_box, notice], queue=False, api_visibility="private")
-    offer_open.click(answer, offer_id, offer_box, queue=False).then(
-        lambda draft_id: draft_id, offer_id, picked, queue=False)
-    offer_dismiss.click(answer, offer_id, offer_box, queue=False)
+    offer_open.click(answer, offer_id, offer_box, queue=False, api_visibility="private").then(
+        lambda draft_id: draft_id, offer_id, picked, queue=False, api_visibility="private")
+    offer_dismiss.click(answer, offer_id, offer_box, queue=False, api_visibility="private")
