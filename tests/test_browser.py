@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_server import serve_studio
+from tests.ui_server import last_run, serve_studio
 from writing.local import LocalEngine
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
@@ -71,16 +71,6 @@ def _open(browser, url: str, *, locale: str = "en-US", color_scheme: str = "ligh
     return context, page
 
 
-
-def _last_run(server, since: float, timeout: float = 10.0):
-    """The stats of the run that ended after `since` (the UI records them just after the model is freed)."""
-    deadline = time.perf_counter() + timeout
-    while True:
-        stats = server.ctx.last_stats
-        if stats is not None and stats.finished_at is not None and stats.finished_at >= since:
-            return stats
-        assert time.perf_counter() < deadline, f"no run finished after {since}: last is {stats}"
-        time.sleep(0.01)
 
 def _wait_idle(engine: LocalEngine, timeout: float = 30.0) -> float:
     start = time.perf_counter()
@@ -140,7 +130,7 @@ def test_blog_streams_then_stop_frees_the_model(server, browser, engine):
             page.click("#blog-stop")
             _wait_idle(engine)
             freed = time.perf_counter() - pressed
-            if _last_run(server, pressed - 5).finish_reason == "cancelled":
+            if last_run(server, pressed - 5).finish_reason == "cancelled":
                 break
             # Random weights: the end token came before the click landed. Not a stop; start again.
         else:
@@ -178,7 +168,7 @@ def test_closing_the_tab_stops_generation(server, browser, engine):
             closed = time.perf_counter()
             page.close()  # the writer closes the tab mid-run
             freed = _wait_idle(engine, timeout=60)
-            stats = _last_run(server, closed - 5)
+            stats = last_run(server, closed - 5)
         finally:
             context.close()
         if stats.finish_reason == "cancelled":

@@ -18,7 +18,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError, Status
 
-from tests.ui_server import serve_studio
+from tests.ui_server import last_run, serve_studio
 from writing.local import LocalEngine
 from writing.ui.chat import fit_history
 from writing.ui.code import highlight_language, parses, split_answer, syntax_note
@@ -43,16 +43,6 @@ def _client(server) -> Client:
     return Client(server.url, verbose=False, download_files=False)
 
 
-
-def _last_run(server, since: float, timeout: float = 10.0):
-    """The stats of the run that ended after `since` (the UI records them just after the model is freed)."""
-    deadline = time.perf_counter() + timeout
-    while True:
-        stats = server.ctx.last_stats
-        if stats is not None and stats.finished_at is not None and stats.finished_at >= since:
-            return stats
-        assert time.perf_counter() < deadline, f"no run finished after {since}: last is {stats}"
-        time.sleep(0.01)
 
 def _wait_idle(engine: LocalEngine, timeout: float = 30.0) -> float:
     start = time.perf_counter()
@@ -190,7 +180,7 @@ def test_job_cancel_frees_the_engine_for_the_next_request(server, engine):
     freed = time.perf_counter() - started
     assert freed < 5.0, f"engine took {freed:.2f}s to stop after job.cancel()"
     text = job.outputs()[-1][0]
-    stats = _last_run(server, started)
+    stats = last_run(server, started)
     assert text and stats.finish_reason == "cancelled" and stats.new_tokens < LONG
     nxt = time.perf_counter()
     result = client.predict(message="next", history=[], max_new_tokens=8, **SAMPLING, api_name="/chat")
@@ -224,7 +214,7 @@ def test_closing_the_connection_stops_generation(server, engine):
         # leaving the block closes the connection, as a closed tab does
     freed = _wait_idle(engine, timeout=40)
     print(f"\n[measure] connection closed -> engine free in {freed * 1000:.0f} ms")
-    stats = _last_run(server, dropped)
+    stats = last_run(server, dropped)
     assert stats.finish_reason == "cancelled" and stats.new_tokens < LONG
     assert time.perf_counter() - dropped < 40
 

@@ -60,3 +60,14 @@ def serve_studio(engine: Any, *, queue_size: int = 16, **ctx_options: Any) -> It
         for session in list(getattr(ctx.runs, "_events", {})):
             ctx.runs.stop(session)
         app.close()
+
+
+def last_run(server, since: float, timeout: float = 10.0):
+    """The stats of the run that ended after `since` (the UI records them just after the model is freed)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        stats = server.ctx.last_stats
+        if stats is not None and stats.finished_at is not None and stats.finished_at >= since:
+            return stats
+        assert time.perf_counter() < deadline, f"no run finished after {since}: last is {stats}"
+        time.sleep(0.01)
