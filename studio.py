@@ -125,16 +125,15 @@ def make_engine(args: argparse.Namespace):
         return make_remote_engine(args)
     from writing import model as model_loading
     from writing.local import LocalEngine
+    from writing.quant import choose_mode
 
     model_loading.set_threads(args.threads)
-    loaded = model_loading.load(args.model, dtype=args.dtype)
-    print(f"[studio] loaded {loaded.name} ({loaded.dtype}) in {loaded.load_seconds:.1f}s", flush=True)
-    from writing.quant import choose_mode, quantize_model
-
     choice = choose_mode(args.quantize)
     print(f"[studio] quantize: {choice.mode} ({choice.reason})", flush=True)
-    if choice.mode != "none":
-        print(f"[studio] quantized {quantize_model(loaded.model, choice.mode).line()}", flush=True)
+    loaded = model_loading.load(args.model, dtype=args.dtype, quantize=choice.mode)
+    print(f"[studio] loaded {loaded.name} ({loaded.dtype}) in {loaded.load_seconds:.1f}s", flush=True)
+    if loaded.quant is not None:
+        print(f"[studio] quantized {loaded.quant.line()}", flush=True)
     return LocalEngine(loaded.model, loaded.tokenizer, name=loaded.name, dtype=loaded.dtype,
                        context=args.context or DEFAULT_CONTEXT)
 

@@ -112,8 +112,8 @@ def run_engine(model_dir: Path, mode: str, args: argparse.Namespace, scratch: Pa
 
     quantize = {"bf16": "none"}.get(mode, mode)
     started = time.perf_counter()
-    loaded = load(str(model_dir), dtype="bfloat16")
-    report = quantize_model(loaded.model, quantize)
+    loaded = load(str(model_dir), dtype="bfloat16", quantize=quantize)  # int8/int4: quantised while loading
+    report = loaded.quant or quantize_model(loaded.model, "none")
     load_s = time.perf_counter() - started
     result: dict[str, Any] = {"load_s": load_s, "load_peak_rss": peak_rss_bytes(),
                               "rss_after_load": current_rss_bytes(), "weight_bytes": report.bytes_after,

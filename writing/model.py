@@ -36,6 +36,7 @@ class LoadedModel:
     dtype: str
     dtype_reason: str
     load_seconds: float
+    quant: Any = None  # writing.quant.QuantReport when loaded with quantize="int8"/"int4"
 
 
 def hub_cache_dir() -> str:
@@ -135,8 +136,12 @@ def choose_dtype(requested: str, *, weight_bytes_bf16: int, flags: set[str] | No
     return DtypeChoice("float32", "no native bf16 on this CPU; fp32 fits in free RAM")
 
 
-def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | None = None) -> LoadedModel:
-    """Resolve, pick a dtype, load model and tokenizer. Prints what it chose and why."""
+def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | None = None,
+         quantize: str = "none") -> LoadedModel:
+    """Resolve, pick a dtype, load model and tokenizer (quantised while loading with int8/int4).
+
+    Prints what it chose and why.
+    """
     started = time.perf_counter()
     path = resolve(model, offline=offline)
     choice = choose_dtype(dtype, weight_bytes_bf16=checkpoint_bytes(path), free_ram=available_ram_bytes())
@@ -147,12 +152,28 @@ def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | Non
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     try:
-        llm = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, choice.dtype))
+        llm, report = _load_weights(path, getattr(torch, choice.dtype), quantize, AutoModelForCausalLM)
     except Exception as exc:  # noqa: BLE001 - corrupt shards, wrong architecture: one line, no wall
         raise ModelUnavailableError(f"Could not load {model} from {path}: {type(exc).__name__}: {exc}") from None
     llm.eval()
     name = model if not Path(model).expanduser().is_dir() else Path(model).expanduser().resolve().name
-    return LoadedModel(llm, tokenizer, name, path, choice.dtype, choice.reason, time.perf_counter() - started)
+    return LoadedModel(llm, tokenizer, name, path, choice.dtype, choice.reason, time.perf_counter() - started,
+                       report)
+
+
+def _load_weights(path: Path, dtype: Any, quantize: str, auto_class: Any) -> tuple[Any, Any]:
+    """The model, quantised while loading where the checkpoint allows (peak RSS near the int8 bytes)."""
+    if quantize == "none":
+        return auto_class.from_pretrained(path, dtype=dtype), None
+    from writing.qload import NotStreamable, load_quantized
+    from writing.quant import quantize_model
+
+    try:
+        return load_quantized(path, mode=quantize, dtype=dtype)
+    except NotStreamable as exc:
+        print(f"[studio] quantising after a full load ({exc}): peak memory is higher", flush=True)
+    llm = auto_class.from_pretrained(path, dtype=dtype)
+    return llm, quantize_model(llm, quantize)
 
 
 def set_threads(threads: int | None) -> int:

@@ -257,11 +257,7 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
             if not isinstance(child, nn.Linear):
                 continue
             weight, bias = child.weight.detach(), None if child.bias is None else child.bias.detach()
-            if mode == "int4" and child.in_features % 128 == 0:
-                new: nn.Module = Int4Linear(weight, bias, fused=fused)
-            else:  # int8, or a shape the int4 layout cannot hold
-                q, s = quantize_int8(weight)
-                new = Int8Linear(q, s, bias, fused=fused)
+            new = quantize_linear(weight, bias, mode=mode, fused=fused)
             backends.add("fused" if getattr(new, "fused", False) else "stock")
             setattr(parent, name, new)
             del child, weight
@@ -272,6 +268,14 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
     after = _param_bytes(model)
     backend = backends.pop() if len(backends) == 1 else "mixed"
     return QuantReport(mode, backend, count, before, after, time.perf_counter() - started, note)
+
+
+def quantize_linear(weight: torch.Tensor, bias: torch.Tensor | None, *, mode: str, fused: bool) -> nn.Module:
+    """One Linear's weight [N, K] (and bias) -> its int8 or int4 replacement."""
+    if mode == "int4" and weight.shape[1] % 128 == 0:
+        return Int4Linear(weight, bias, fused=fused)
+    q, s = quantize_int8(weight)  # int8, or a shape the int4 layout cannot hold
+    return Int8Linear(q, s, bias, fused=fused)
 
 
 def _own_remaining_params(model: nn.Module) -> None:
@@ -292,14 +296,22 @@ def _quantize_head(model: Any, head: nn.Linear, *, dtype: torch.dtype, fused: bo
     """lm_head to int8; a tied input embedding shares the int8 tensor (one copy, not two)."""
     embed = model.get_input_embeddings()
     tied = embed is not None and embed.weight.data_ptr() == head.weight.data_ptr()
-    q, s = quantize_int8(head.weight.detach())
     bias = None if head.bias is None else head.bias.detach()
-    new_head = Int8Linear(q, s, bias, fused=fused)
+    new_head = install_int8_head(model, head.weight.detach(), bias, tied=tied, dtype=dtype, fused=fused)
     backends.add("fused" if new_head.fused else "stock")
+    return 1
+
+
+def install_int8_head(model: Any, weight: torch.Tensor, bias: torch.Tensor | None, *, tied: bool,
+                      dtype: torch.dtype, fused: bool) -> Int8Linear:
+    """Put an int8 lm_head from `weight` on `model`; a tied input embedding shares its int8 tensor."""
+    q, s = quantize_int8(weight)
+    new_head = Int8Linear(q, s, bias, fused=fused)
     if tied:
+        embed = model.get_input_embeddings()
         model.set_input_embeddings(Int8Embedding(q, s, dtype, getattr(embed, "padding_idx", None)))
     _set_output_embeddings(model, new_head)
-    return 1
+    return new_head
 
 
 def _set_output_embeddings(model: Any, module: nn.Module) -> None:

@@ -30,6 +30,7 @@ namespace {
 
 constexpr int64_t kBlock = 32;    // activation / int4-scale block
 constexpr int64_t kTileRows = 64; // output rows per work item: their weights stay in L2 while x streams
+constexpr int64_t kPrefetchAhead = 256;  // bytes; software prefetch distance (prefetches never fault)
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
 
 // Tiles per parallel chunk: small layers run on one thread (on a busy machine every parallel
@@ -91,7 +92,15 @@ inline void dot4_q8(const int8_t* w, int64_t K, const int8_t* xq, const float* d
   const int8_t* w1 = w + K;
   const int8_t* w2 = w + 2 * K;
   const int8_t* w3 = w + 3 * K;
+  // The 4 rows are read as 4 interleaved streams, which the hardware prefetcher follows poorly:
+  // prefetch the next group of 4 rows (contiguous, 4K bytes) at 4x the pace this group is read.
+  // Measured on 1.2 GB of Qwen3-shaped int8 matrices: 25-27 -> 29-30 GB/s (2 threads).
+  const char* next = reinterpret_cast<const char*>(w + 4 * K) + kPrefetchAhead;
   for (int64_t k = 0; k < K; k += 64) {
+    _mm_prefetch(next + 4 * k, _MM_HINT_T0);
+    _mm_prefetch(next + 4 * k + 64, _MM_HINT_T0);
+    _mm_prefetch(next + 4 * k + 128, _MM_HINT_T0);
+    _mm_prefetch(next + 4 * k + 192, _MM_HINT_T0);
     const __m512i xv = bcast_x(xq + k);
     const __m512 dv = _mm512_loadu_ps(dxv + k / 4);
     const __m512i z = _mm512_setzero_si512();
@@ -129,6 +138,8 @@ inline float dot1_q4(const uint8_t* w, const at::Half* d, const at::Half* mn, in
   const __m512i idx23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
   __m512 acc = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; k += 128) {
+    // rows are contiguous, so reading past this row's end prefetches the next row (harmless at the last)
+    _mm_prefetch(reinterpret_cast<const char*>(w + k / 2) + 2 * kPrefetchAhead, _MM_HINT_T0);
     const __m512i bytes = _mm512_loadu_si512(w + k / 2);
     const __m512i lo = _mm512_and_si512(bytes, low);
     const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low);
