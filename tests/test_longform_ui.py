@@ -3,6 +3,9 @@ with the tiny model on 127.0.0.1 (tests/ui_server.py launches it and stops it)."
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+
 import pytest
 from gradio_client import Client
 
@@ -109,8 +112,8 @@ def test_ui_handlers_outline_edit_expand_stop(server) -> None:
     rows, doc, estimate, *_ = ui["table_edited"][0](rows, doc, *brief)
     assert doc["sections"][2]["locked"] and "2 section(s)" in estimate
 
-    steps = list(ui["write_all"][0](doc, False, *brief, *sampling, request))
-    rows, doc, _, scores, document, download, line = steps[-1]
+    steps = list(ui["write_all"][0](doc, None, False, *brief, *sampling, request))  # None: no document draft yet
+    rows, doc, _, scores, document, download, _doc_key, line = steps[-1]
     assert line.startswith("Done.")
     assert [bool(s["text"]) for s in doc["sections"]] == [True, True, False]
     assert document.startswith("# Remote\n\n## Intro\n\n") and download["interactive"]
@@ -121,10 +124,12 @@ def test_ui_handlers_outline_edit_expand_stop(server) -> None:
     first = doc["sections"][0]["text"]
     halt = ui["halt"][0]
     partial = []
-    for step in ui["write_one.<locals>.run"][0](doc, 2, *brief, *sampling, request):
+    for step in ui["write_one.<locals>.run"][0](doc, None, 2, *brief, *sampling, request):
         partial.append(step)
         if len(partial) == 3:
-            halt(request)
+            stopping = halt(request)
+            if inspect.iscoroutine(stopping):  # Stop is async now (it also unqueues waiting runs)
+                asyncio.run(stopping)
     rows, stopped_doc, *_, line = partial[-1]
     assert line.startswith("Stopped")
     assert stopped_doc["sections"][0]["text"] == first

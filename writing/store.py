@@ -34,6 +34,7 @@ UNFINISHED = ("streaming", "stopped", "error")
 SCHEMA_VERSION = 1
 DB_NAME = "drafts.sqlite3"
 TITLE_MAX = 200  # characters shown in the library; longer titles are shortened with an ellipsis
+TRASH_RETENTION_S = 30 * 24 * 3600  # deleted drafts stay restorable (Undo) for 30 days, then are purged
 
 _SCHEMA_V1 = """
 CREATE TABLE drafts (
@@ -376,12 +377,19 @@ class DraftStore:
             if cur.rowcount != 1:
                 raise DraftNotFoundError(f"no draft {draft_id!r} in the trash")
 
-    def purge_trash(self, *, user: str, older_than_s: float = 30 * 24 * 3600) -> int:
-        """Really delete drafts trashed more than `older_than_s` ago; returns how many."""
+    def purge_trash(self, *, user: str, older_than_s: float = TRASH_RETENTION_S) -> int:
+        """Really delete drafts of `user` trashed more than `older_than_s` ago; returns how many."""
         _check_user(user)
         with self._transaction() as conn:
             cur = conn.execute("DELETE FROM drafts WHERE user = ? AND deleted IS NOT NULL AND deleted < ?",
                                (user, time.time() - older_than_s))
+            return cur.rowcount
+
+    def purge_all_trash(self, *, older_than_s: float = TRASH_RETENTION_S) -> int:
+        """`purge_trash` for every user at once (the studio runs it on start); returns how many."""
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM drafts WHERE deleted IS NOT NULL AND deleted < ?",
+                               (time.time() - older_than_s,))
             return cur.rowcount
 
     def last_unfinished(self, *, user: str) -> Draft | None:
@@ -423,12 +431,21 @@ class DraftStore:
         return "; ".join(str(r[0]) for r in rows)
 
 
-def open_default_store() -> tuple[DraftStore | None, str]:
-    """The studio's store in the data dir, or (None, why) so the studio still runs and says drafts aren't saved."""
+def open_default_store(*, trash_retention_s: float = TRASH_RETENTION_S) -> tuple[DraftStore | None, str]:
+    """The studio's store in the data dir, or (None, why) so the studio still runs and says drafts aren't saved.
+
+    Drafts in the trash longer than `trash_retention_s` are purged here, for every user (the Library
+    also purges its user's expired trash while the studio runs: see writing/ui/library.py).
+    """
     try:
-        return DraftStore.in_data_dir(), ""
+        store = DraftStore.in_data_dir()
     except StorageError as exc:
         return None, str(exc)
+    try:
+        store.purge_all_trash(older_than_s=trash_retention_s)
+    except StorageError:
+        pass  # a full disk may refuse even a DELETE: the trash waits for the next start, nothing is lost
+    return store, ""
 
 
 class Autosaver:

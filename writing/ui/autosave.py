@@ -115,11 +115,16 @@ class RunDraft:
 
 
 def begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
-          messages: Sequence[dict[str, Any]], session: str, prefix: str = "") -> RunDraft:
-    """Create (or, for a chat turn, continue) this run's draft with status 'streaming'. Never raises."""
+          messages: Sequence[dict[str, Any]], session: str, prefix: str = "",
+          meta: dict[str, Any] | None = None) -> RunDraft:
+    """Create (or, for a chat turn, continue) this run's draft with status 'streaming'. Never raises.
+
+    `meta` (JSON data, e.g. the tab's brief) is saved with the draft, for opening it back into its tab.
+    """
     kind = kind if kind in KINDS else "blog"
     try:
-        run = _begin(ctx, request, kind=kind, title=title, messages=messages, session=session, prefix=prefix)
+        run = _begin(ctx, request, kind=kind, title=title, messages=messages, session=session, prefix=prefix,
+                     extra=meta)
     except Exception as exc:  # noqa: BLE001 - the run goes on; the problem is shown, the text stays on screen
         run = RunDraft(Autosaver(None, user="local", kind=kind, title=title or "Untitled"), chat_history=None,
                        prefix=prefix)
@@ -129,12 +134,14 @@ def begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
 
 
 def _begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
-           messages: Sequence[dict[str, Any]], session: str, prefix: str) -> RunDraft:
+           messages: Sequence[dict[str, Any]], session: str, prefix: str,
+           extra: dict[str, Any] | None = None) -> RunDraft:
     store = getattr(ctx, "store", None)
     user = user_of(ctx, request)
     plain = _plain(messages)
     prompt = next((m["content"] for m in reversed(plain) if m["role"] == "user"), "")
-    meta: dict[str, Any] = {"session": session, "prompt": prompt[:PROMPT_KEEP]}
+    # session and prompt last: the chat lookup relies on "session" being the run's own.
+    meta: dict[str, Any] = {**(extra or {}), "session": session, "prompt": prompt[:PROMPT_KEEP]}
     draft_id = None
     chat_history = None
     if kind == "chat":

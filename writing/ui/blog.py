@@ -19,10 +19,12 @@ import gradio as gr
 from writing.prompts import is_chinese, render
 from writing.ui.guard import BoundedSlider  # API input: errors name the field
 from writing.ui.i18n import t
+from writing.ui.library import register_opener
 from writing.ui.sampling import build_sampling_panel, params_from
-from writing.ui.streaming import MODEL_QUEUE, meter, stop_session, stream_reply
+from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
 
 if TYPE_CHECKING:
+    from writing.store import Draft
     from writing.ui.app import UIContext
 
 # Checkbox value -> what the prompt asks for (English / Chinese prompt variants).
@@ -120,7 +122,8 @@ def build_blog_tab(ctx: UIContext) -> None:
                           words=int(words or DEFAULT_WORDS), structure=brief_structure(structure, chinese=chinese),
                           language=language or "auto")
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
-        yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[])
+        brief = {"topic": topic, "audience": audience or "", "tone": tone or ""}  # for "Open in its tab"
+        yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[], meta=brief)
 
     def extend_draft(current: str, revisions: list[str], temperature: float, top_p: float, top_k: int,
                      min_p: float, repetition_penalty: float, presence_penalty: float,
@@ -151,21 +154,22 @@ def build_blog_tab(ctx: UIContext) -> None:
                      + "; ".join(earlier) + ")")
         messages = render("blog_revise", draft=current, instruction=asked)
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
-        yield from _run(messages, values, request, title=title_of(current), prefix="",
-                        revisions=[*earlier, instruction.strip()])
+        revised = [*earlier, instruction.strip()]
+        yield from _run(messages, values, request, title=title_of(current), prefix="", revisions=revised,
+                        meta={"revisions": revised})
 
     def _run(messages: list[dict[str, str]], values: tuple[Any, ...], request: gr.Request, *, title: str,
-             prefix: str, revisions: list[str]) -> Iterator[tuple[Any, ...]]:
+             prefix: str, revisions: list[str], meta: dict[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
         params = params_from(values)
         text, stats = prefix, None
         for piece, stats in stream_reply(ctx, request, kind="blog", title=title, messages=messages, params=params,
-                                         draft_prefix=prefix):
+                                         draft_prefix=prefix, draft_meta=meta):
             text = prefix + piece
             yield text, meter(text, stats), gr.update(), gr.update(), gr.update(), gr.update()
         yield finish(text, stats, revisions)
 
-    def halt(request: gr.Request) -> None:
-        stop_session(ctx, request)
+    async def halt(request: gr.Request) -> None:
+        await stop_everything(ctx, request)  # the running generation, and one still waiting in the queue
 
     brief = [topic, audience, tone, words, structure, language, *panel.inputs]
     common = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal")
@@ -181,6 +185,25 @@ def build_blog_tab(ctx: UIContext) -> None:
     # (meter "stopped", the draft kept for Continue/Revise/Download) always reaches the page.
     stop.click(halt, None, None, queue=False, api_visibility="private")
     words.change(lambda w: tokens_for(w), words, panel.max_new_tokens, queue=False, api_visibility="private")
+    # The Library's "Open in its tab": the draft becomes this tab's current draft (Continue/Revise/Download
+    # work on it); the brief fields are filled when the draft saved them (a first generation does).
+    register_opener(ctx, "blog", tab_id="blog", load=reopen,
+                    outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience, tone])
+
+
+def reopen(saved: Draft) -> tuple[Any, ...]:
+    """A blog draft -> (draft, meter, draft state, revisions, download, history, topic, audience, tone)."""
+    text = saved.content
+    meta = saved.meta
+    revisions = [r for r in meta.get("revisions") or [] if isinstance(r, str)] \
+        if isinstance(meta.get("revisions"), list) else []
+    path = write_markdown(text, title_of(text, saved.title)) if text.strip() else None
+
+    # A first generation saved its brief: restore it as it was. A Continue/Revise run did not: keep the fields.
+    has_brief = isinstance(meta.get("topic"), str) and meta["topic"].strip()
+    brief = [str(meta.get(key) or "") if has_brief else gr.update() for key in ("topic", "audience", "tone")]
+    return (text, meter(text, None, running=False), text, revisions,
+            gr.update(value=path, interactive=path is not None), _history(revisions), *brief)
 
 
 def _history(revisions: list[str]) -> str:

@@ -19,7 +19,7 @@ from writing.messages import content_text
 from writing.prompts import render
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
-from writing.ui.streaming import MODEL_QUEUE, meter, stop_session, stream_reply
+from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stop_session, stream_reply
 
 if TYPE_CHECKING:
     from writing.engine import Engine
@@ -160,8 +160,8 @@ def build_chat_tab(ctx: UIContext) -> None:
         stop_session(ctx, request)
         return [], "", ""
 
-    def halt(request: gr.Request) -> None:
-        stop_session(ctx, request)  # the run ends by itself and sends its final update (see blog.py)
+    async def halt(request: gr.Request) -> None:
+        await stop_everything(ctx, request)  # the run ends by itself and sends its final update (see blog.py)
 
     common = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal")
     sampling = panel.inputs

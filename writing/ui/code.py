@@ -17,10 +17,12 @@ import gradio as gr
 
 from writing.prompts import render
 from writing.ui.i18n import t
+from writing.ui.library import register_opener
 from writing.ui.sampling import build_sampling_panel, params_from
-from writing.ui.streaming import MODEL_QUEUE, meter, stop_session, stream_reply
+from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
 
 if TYPE_CHECKING:
+    from writing.store import Draft
     from writing.ui.app import UIContext
 
 # Dropdown label -> (fence tags the model may use, gr.Code language or None = plain text).
@@ -164,15 +166,16 @@ def build_code_tab(ctx: UIContext) -> None:
         messages = render("code", task=task, language=lang, constraints=constraints or "")
         answer = Answer("", "", "", False)
         stats = None
+        brief = {"task": task, "language": lang, "constraints": constraints or ""}  # for "Open in its tab"
         for text, stats in stream_reply(ctx, request, kind="code", title=task.strip()[:80],
-                                        messages=messages, params=params):
+                                        messages=messages, params=params, draft_meta=brief):
             answer = split_answer(text, language=lang)
             yield answer.code, answer.explanation, "", meter(text, stats)
         yield answer.code, answer.explanation, syntax_note(answer, lang), \
             meter(answer.code + "\n" + answer.explanation, stats, running=False)
 
-    def halt(request: gr.Request) -> None:
-        stop_session(ctx, request)  # the run ends by itself and sends its final update (see blog.py)
+    async def halt(request: gr.Request) -> None:
+        await stop_everything(ctx, request)  # the run ends by itself and sends its final update (see blog.py)
 
     # The highlighting follows the dropdown; the API returns the code as plain text.
     language.change(lambda lang: gr.update(language=highlight_language(lang or "")), language, code, queue=False,
@@ -180,3 +183,19 @@ def build_code_tab(ctx: UIContext) -> None:
     generate.click(run, [task, language, constraints, *panel.inputs], [code, explanation, check, progress],
                            api_name="code", concurrency_id=MODEL_QUEUE, show_progress="minimal")
     stop.click(halt, None, None, queue=False, api_visibility="private")
+    # The Library's "Open in its tab": the saved answer is split again into code and explanation.
+    register_opener(ctx, "code", tab_id="code", load=reopen,
+                    outputs=[code, explanation, check, progress, task, language, constraints])
+
+
+def reopen(saved: Draft) -> tuple[Any, ...]:
+    """A code draft (the model's whole answer) -> (code, explanation, syntax note, meter, task, language,
+    constraints); the brief fields only when the draft saved them."""
+    meta = saved.meta
+    lang = meta.get("language") if isinstance(meta.get("language"), str) and meta["language"].strip() else "Python"
+    answer = split_answer(saved.content, language=lang)
+    has_brief = isinstance(meta.get("task"), str) and meta["task"].strip()
+    brief = [meta["task"], gr.update(value=lang), str(meta.get("constraints") or "")] if has_brief \
+        else [gr.update()] * 3
+    return (gr.update(value=answer.code, language=highlight_language(lang)), answer.explanation,
+            syntax_note(answer, lang), meter(saved.content, None, running=False), *brief)

@@ -1,6 +1,10 @@
 """The Library tab: every draft of the signed-in user, newest first; search, open, edit, rename,
 duplicate, delete with undo, export .md/.docx, and the offer to resume the last unfinished draft.
 
+Deleted drafts stay in the trash (Undo restores them) for TRASH_RETENTION_S (30 days), then are purged:
+for every user when the studio opens its store, and for the signed-in user when the Library lists
+(at most once an hour per user, so a studio that runs for weeks purges too).
+
 The handlers live on `Library` (plain methods, testable without a browser); `build_library_tab`
 only wires them to components. Every store call passes the request's user, so with --auth no one
 can list or open another user's drafts, whatever ids they send.
@@ -22,14 +26,16 @@ from gradio.context import Context
 from writing.errors import StudioError
 from writing.export import export_docx, export_markdown
 from writing.paths import is_ephemeral
-from writing.store import Draft, DraftStore, DraftSummary
+from writing.store import TRASH_RETENTION_S, Draft, DraftStore, DraftSummary
 from writing.ui.autosave import user_of
+from writing.ui.i18n import t
 
 if TYPE_CHECKING:
     from writing.ui.app import UIContext
 
 HEADERS = ["Updated", "Kind", "Title", "Words", "Status", "ID"]  # the id: for API clients and support
 NO_STORE = "Drafts are not being saved: the drafts database is not available."
+PURGE_EVERY_S = 3600.0  # how often the Library purges a user's expired trash while the studio runs
 EPHEMERAL = ("This Space has no persistent storage: drafts are lost when it restarts. "
              "Download what you want to keep (or attach storage, mounted at /data).")
 
@@ -91,9 +97,11 @@ def label(d: DraftSummary) -> str:
 class Library:
     """The tab's logic. Methods take the request (for the user) and return plain values."""
 
-    def __init__(self, ctx: UIContext):
+    def __init__(self, ctx: UIContext, *, trash_retention_s: float = TRASH_RETENTION_S):
         self.ctx = ctx
         self._exports = Path(tempfile.gettempdir()) / "writing-studio-exports"  # gradio serves from tmp
+        self.trash_retention_s = trash_retention_s
+        self._purged: dict[str, float] = {}  # user -> time.monotonic() of the last purge of their trash
 
     @property
     def store(self) -> DraftStore:
@@ -114,9 +122,23 @@ class Library:
     def listing(self, query: str | None, request: gr.Request | None
                 ) -> tuple[list[list[Any]], list[str], list[tuple[str, str]]]:
         """(table rows, ids in row order, dropdown choices) of this user's drafts matching `query`."""
-        drafts = self.store.list(user=user_of(self.ctx, request), query=query or None)
+        user = user_of(self.ctx, request)
+        self.purge_expired(user)
+        drafts = self.store.list(user=user, query=query or None)
         table = [[when(d.updated), d.kind, d.title, d.words, d.status, d.id] for d in drafts]
         return table, [d.id for d in drafts], [(label(d), d.id) for d in drafts]
+
+    def purge_expired(self, user: str, *, force: bool = False) -> int:
+        """Purge `user`'s drafts trashed longer than the retention ago (at most once per PURGE_EVERY_S)."""
+        now = time.monotonic()
+        last = self._purged.get(user)
+        if not force and last is not None and now - last < PURGE_EVERY_S:
+            return 0
+        self._purged[user] = now
+        try:
+            return self.store.purge_trash(user=user, older_than_s=self.trash_retention_s)
+        except StudioError:
+            return 0  # e.g. a full disk refusing the DELETE: the list still shows, the purge waits
 
     def rows(self, query: str | None, request: gr.Request | None) -> tuple[list[list[Any]], list[str]]:
         table, ids, _choices = self.listing(query, request)
@@ -182,38 +204,38 @@ def build_library_tab(ctx: UIContext) -> None:
     targets = openers(ctx)  # the tabs built before this one
     tabs = _find("studio-tabs")
 
-    with gr.Tab("Library") as tab:
+    with gr.Tab(t("tab_library"), id="library") as tab:
         notice = gr.Markdown(lib.notice(), visible=bool(lib.notice()))
         with gr.Group(visible=False) as offer_box:
             offer_text = gr.Markdown()
             with gr.Row():
-                offer_open = gr.Button("Open it", variant="primary", size="sm")
-                offer_dismiss = gr.Button("Not now", size="sm")
+                offer_open = gr.Button(t("lib_open_it"), variant="primary", size="sm")
+                offer_dismiss = gr.Button(t("lib_not_now"), size="sm")
         offer_id = gr.State(None)
         with gr.Row():
-            query = gr.Textbox(label="Search", placeholder="words from a title or text (any language)", scale=4)
-            refresh = gr.Button("Refresh", scale=1)
+            query = gr.Textbox(label=t("lib_search"), placeholder=t("lib_search_ph"), scale=4)
+            refresh = gr.Button(t("lib_refresh"), scale=1)
         table = gr.Dataframe(headers=HEADERS, datatype=["str", "str", "str", "number", "str", "str"], type="array",
-                             interactive=False, wrap=True, max_height=360, label="Drafts (newest first)")
+                             interactive=False, wrap=True, max_height=360, label=t("lib_drafts"))
         row_ids = gr.State([])
         # allow_custom_value: an API client may pass any id; ownership is checked by the store, not the widget.
-        picked = gr.Dropdown(label="Draft", choices=[], value=None, interactive=True, allow_custom_value=True)
+        picked = gr.Dropdown(label=t("draft"), choices=[], value=None, interactive=True, allow_custom_value=True)
         info = gr.Markdown()
         with gr.Row():
-            title = gr.Textbox(label="Title", scale=4)
-            rename = gr.Button("Rename", scale=1)
-        editor = gr.Textbox(label="Text (edit here, then Save edits)", lines=16, max_lines=40,
-                            buttons=["copy"], interactive=True)
+            title = gr.Textbox(label=t("lib_title"), scale=4)
+            rename = gr.Button(t("lib_rename"), scale=1)
+        editor = gr.Textbox(label=t("lib_text"), lines=16, max_lines=40, buttons=["copy"], interactive=True)
         with gr.Row():
-            open_tab = gr.Button("Open in its tab", variant="primary", visible=bool(targets))
-            save = gr.Button("Save edits")
-            duplicate = gr.Button("Duplicate")
-            delete = gr.Button("Delete", variant="stop")
-            undo = gr.Button("Undo delete", visible=False)
+            open_tab = gr.Button(t("lib_open_tab"), variant="primary", visible=bool(targets),
+                                 elem_id="library-open-tab")
+            save = gr.Button(t("lib_save"))
+            duplicate = gr.Button(t("lib_duplicate"))
+            delete = gr.Button(t("lib_delete"), variant="stop")
+            undo = gr.Button(t("lib_undo"), visible=False)
         with gr.Row():
-            export_md = gr.Button("Export .md")
-            export_docx_btn = gr.Button("Export .docx")
-        download = gr.File(label="Download", interactive=False)
+            export_md = gr.Button(t("lib_export_md"))
+            export_docx_btn = gr.Button(t("lib_export_docx"))
+        download = gr.File(label=t("lib_download"), interactive=False)
         message = gr.Markdown()
         deleted_id = gr.State(None)
 

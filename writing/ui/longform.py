@@ -13,10 +13,11 @@ API (gradio_client), documented in the README:
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ from writing.longform import (
     outline_max_new_tokens,
     outline_messages,
     report,
+    sections_to_write,
     write_section,
 )
 from writing.outline import (
@@ -53,12 +55,18 @@ from writing.outline import (
     move_section,
     outline_from_rows,
     outline_to_rows,
+    parse_outline,
 )
 from writing.params import SamplingParams
+from writing.ui.autosave import user_of
+from writing.ui.i18n import t
+from writing.ui.library import register_opener
+from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
-from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_session, stream_reply
+from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
 
 if TYPE_CHECKING:
+    from writing.store import Draft
     from writing.ui.app import UIContext
 
 LANGUAGES = [("Auto (language of the topic) / 自动", "auto"), ("English", "English"), ("中文", "中文")]
@@ -115,6 +123,17 @@ def _index(number: Any, outline: Outline) -> int:
     return index
 
 
+def sections_from_document(text: str, outline: Outline) -> Outline | None:
+    """Section texts read back from an assembled document (edited in the Library) whose `## ` headings are
+    still the outline's section titles, in order; None when they are not."""
+    parts = re.split(r"(?m)^## (.*)$", text)
+    if [title.strip() for title in parts[1::2]] != [s.title.strip() for s in outline.sections]:
+        return None
+    bodies = [body.strip() for body in parts[2::2]]
+    return replace(outline, sections=tuple(replace(s, text=body) for s, body in zip(outline.sections, bodies,
+                                                                                      strict=True)))
+
+
 def _download(outline: Outline) -> str:
     folder = Path(tempfile.gettempdir()) / "writing-studio-downloads" / uuid.uuid4().hex
     return str(export_markdown(outline, folder))
@@ -123,62 +142,59 @@ def _download(outline: Outline) -> str:
 def build_longform_tab(ctx: UIContext) -> None:
     flags = _StopFlags()
 
-    with gr.Tab("Long-form / 长文", id="longform") as tab:
+    with gr.Tab(t("tab_longform"), id="longform") as tab:
         doc_state = gr.State(None)  # Outline.to_dict(), texts included
+        doc_key = gr.State(None)  # which library draft holds the assembled document (writing/ui/longform_draft.py)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=340):
-                gr.Markdown("**1. Brief**", elem_classes="studio-note")
-                topic = gr.Textbox(label="Topic", placeholder="What is the document about?", lines=2,
+                gr.Markdown(t("lf_step_brief"), elem_classes="studio-note")
+                topic = gr.Textbox(label=t("topic"), placeholder=t("lf_topic_ph"), lines=2,
                                    elem_id="longform-topic")
                 with gr.Row():
-                    audience = gr.Textbox(label="Audience", placeholder="e.g. engineering managers")
-                    style = gr.Textbox(label="Style", placeholder="e.g. practical, friendly")
+                    audience = gr.Textbox(label=t("audience"), placeholder=t("lf_audience_ph"))
+                    style = gr.Textbox(label=t("lf_style"), placeholder=t("lf_style_ph"))
                 with gr.Row():
-                    language = gr.Dropdown(LANGUAGES, value="auto", label="Language")
-                    sections = gr.Number(value=0, precision=0, minimum=0, maximum=40,
-                                         label="Sections (0 = let the model decide)")
-                total_words = gr.Slider(500, 20000, value=3000, step=100, label="Total words")
+                    language = gr.Dropdown(LANGUAGES, value="auto", label=t("language"))
+                    sections = gr.Number(value=0, precision=0, minimum=0, maximum=40, label=t("lf_sections"))
+                total_words = gr.Slider(500, 20000, value=3000, step=100, label=t("lf_total_words"))
                 panel = build_sampling_panel(ctx, tab="longform")
-                gr.Markdown("Long-form sizes each section's max new tokens from its word target.",
-                            elem_classes="studio-note")
+                gr.Markdown(t("lf_tokens_note"), elem_classes="studio-note")
                 with gr.Row():
-                    plan = gr.Button("Generate outline", variant="primary", elem_id="longform-outline")
-                    stop = gr.Button("Stop", variant="stop", elem_id="longform-stop")
-                raw = gr.Textbox(label="Outline text (the model's reply: edit it and press Parse)", lines=8,
-                                 max_lines=24, elem_id="longform-raw")
-                parse = gr.Button("Parse outline text", size="sm")
+                    plan = gr.Button(t("lf_plan"), variant="primary", elem_id="longform-outline")
+                    stop = gr.Button(t("stop"), variant="stop", elem_id="longform-stop")
+                raw = gr.Textbox(label=t("lf_raw"), lines=8, max_lines=24, elem_id="longform-raw")
+                parse = gr.Button(t("lf_parse"), size="sm")
                 note = gr.Markdown("", elem_classes="studio-note", elem_id="longform-note")
             with gr.Column(scale=3, min_width=460):
-                gr.Markdown("**2. Outline** - edit cells directly; points are separated by `;`.",
-                            elem_classes="studio-note")
+                gr.Markdown(t("lf_step_outline"), elem_classes="studio-note")
                 table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["str", "str", "number", "bool"],
                                      type="array", interactive=True, column_count=4, wrap=True,
-                                     show_row_numbers=True, label="Outline", elem_id="longform-table")
+                                     show_row_numbers=True, label=t("lf_outline"), elem_id="longform-table")
                 with gr.Row():
-                    number = gr.Number(value=1, precision=0, minimum=1, label="Section #", scale=1, min_width=90)
-                    add = gr.Button("Add after", size="sm")
-                    delete = gr.Button("Delete", size="sm")
-                    up = gr.Button("Move up", size="sm")
-                    down = gr.Button("Move down", size="sm")
+                    number = gr.Number(value=1, precision=0, minimum=1, label=t("lf_number"), scale=1, min_width=90)
+                    add = gr.Button(t("lf_add"), size="sm")
+                    delete = gr.Button(t("lf_delete"), size="sm")
+                    up = gr.Button(t("lf_up"), size="sm")
+                    down = gr.Button(t("lf_down"), size="sm")
                 estimate_md = gr.Markdown("", elem_classes="studio-note", elem_id="longform-estimate")
-                gr.Markdown("**3. Write**", elem_classes="studio-note")
+                gr.Markdown(t("lf_step_write"), elem_classes="studio-note")
                 with gr.Row():
-                    expand_all = gr.Button("Expand all", variant="primary", elem_id="longform-expand")
-                    rewrite = gr.Checkbox(False, label="also rewrite written sections (locked ones never)")
+                    expand_all = gr.Button(t("lf_expand"), variant="primary", elem_id="longform-expand")
+                    rewrite = gr.Checkbox(False, label=t("lf_rewrite"))
                 with gr.Row():
-                    regenerate = gr.Button("Regenerate section #", size="sm", elem_id="longform-regenerate")
-                    extend = gr.Button("Continue section #", size="sm", elem_id="longform-continue")
-                    download = gr.DownloadButton("Download .md", size="sm", interactive=False)
+                    regenerate = gr.Button(t("lf_regenerate"), size="sm", elem_id="longform-regenerate")
+                    extend = gr.Button(t("lf_continue"), size="sm", elem_id="longform-continue")
+                    download = gr.DownloadButton(t("download_md"), size="sm", interactive=False)
                 progress = gr.Markdown("", elem_classes="studio-meter", elem_id="longform-meter")
                 scores = gr.Dataframe(headers=REPORT_HEADERS, type="array", interactive=False,
-                                      label="Words and LongBench-Write length score", elem_id="longform-scores")
-                with gr.Accordion("Edit section # by hand", open=False):
-                    section_text = gr.Textbox(label="Section text", lines=10, max_lines=40,
+                                      label=t("lf_scores"), elem_id="longform-scores")
+                with gr.Accordion(t("lf_edit"), open=False) as by_hand:
+                    section_text = gr.Textbox(label=t("lf_section_text"), lines=10, max_lines=40,
                                               elem_id="longform-section-text")
                     with gr.Row():
-                        load_text = gr.Button("Load section #", size="sm")
-                        save_text = gr.Button("Save text", size="sm")
-                document = gr.Markdown(EMPTY_DOC, elem_classes="studio-draft", elem_id="longform-doc",
+                        load_text = gr.Button(t("lf_load"), size="sm")
+                        save_text = gr.Button(t("lf_save"), size="sm")
+                document = gr.Markdown(t("lf_doc_empty"), elem_classes="studio-draft", elem_id="longform-doc",
                                        buttons=["copy"], show_label=False)
 
     brief_inputs = [topic, audience, style, language, total_words, sections]
@@ -222,8 +238,10 @@ def build_longform_tab(ctx: UIContext) -> None:
         params = params_from(values).merged(max_new_tokens=outline_max_new_tokens(brief))
         reply, stats = "", None
         keep = [gr.update()] * len(view_outputs)
+        # The brief is saved with the outline draft: "Open in its tab" re-parses the outline with it.
         for reply, stats in stream_reply(ctx, request, kind="outline", title=brief.topic[:80],
-                                         messages=outline_messages(brief), params=params):
+                                         messages=outline_messages(brief), params=params,
+                                         draft_meta={"brief": brief.to_dict()}):
             yield (reply, f"Planning… {meter(reply, stats)}", *keep)
         yield (reply, *_parsed(brief, reply, doc))
 
@@ -278,38 +296,66 @@ def build_longform_tab(ctx: UIContext) -> None:
         outline = _outline(doc)
         return outline.sections[_index(n, outline)].text
 
-    def save_section(n: float, text: str, doc: Any, *brief_values: Any) -> tuple[Any, ...]:
+    def save_section(n: float, text: str, doc: Any, key: str | None, topic: str, audience: str, style: str,
+                     language: str, total_words: float, sections: float, request: gr.Request) -> tuple[Any, ...]:
         outline = _outline(doc)
         outline = edit_section(outline, _index(n, outline), text=text or "")
-        return views(outline, brief_or_none(*brief_values))
+        brief = brief_or_none(topic, audience, style, language, total_words, sections)
+        saved = document_draft(request, key, brief, outline)  # a hand edit is part of the document too
+        saved.finish(outline, "done")
+        return (*views(outline, brief), saved.key)
 
     # -- 3. writing --------------------------------------------------------------------------------
-    def streamer(request: gr.Request, title: str) -> StreamFn:
+    def streamer(request: gr.Request, outline: Outline, indices: Iterable[int], key: str | None = None) -> StreamFn:
+        """One stream_reply per section; `indices` are the sections in the order they will be written
+        (expand/write_section call `stream` once per section), so each section draft is named after its
+        section and knows its place in the document."""
+        order = iter(list(indices))
+
         def stream(messages: Messages, params: SamplingParams) -> Iterator[tuple[str, GenerationStats]]:
-            yield from stream_reply(ctx, request, kind="section", title=title, messages=messages, params=params)
+            index = next(order, None)
+            if index is None or not 0 <= index < len(outline.sections):
+                title, meta = outline.title, None
+            else:
+                title = f"{outline.title} · {outline.sections[index].title}"
+                meta = {"section": index, "section_title": outline.sections[index].title,
+                        "document": outline.title, "doc": key}
+            yield from stream_reply(ctx, request, kind="section", title=title, messages=messages, params=params,
+                                    draft_meta=meta)
         return stream
 
-    def run_steps(steps: Iterator[Progress], brief: Brief, start: Outline) -> Iterator[tuple[Any, ...]]:
+    def document_draft(request: gr.Request, key: str | None, brief: Brief | None, outline: Outline) -> DocumentDraft:
+        return DocumentDraft(getattr(ctx, "store", None), user=user_of(ctx, request), key=key,
+                             session=session_of(request), brief=brief, outline=outline)
+
+    def run_steps(steps: Iterator[Progress], brief: Brief, start: Outline, saved: DocumentDraft
+                  ) -> Iterator[tuple[Any, ...]]:
         last: Progress | None = None
         keep = gr.update()
         try:
             for last in steps:
                 section = last.outline.sections[last.index]
+                saved.update(last.outline, force=last.finished)  # the one "longform" draft of this document
                 line = f"Section {last.index + 1}/{len(start.sections)} “{section.title}”: " \
                        f"{meter(last.text, last.stats, running=not last.finished)} of {section.target:,}"
                 yield (keep, last.outline.to_dict(), keep, report(last.outline).rows(), assemble(last.outline),
-                       keep, line)
+                       keep, saved.key, line)
         except StudioError as exc:
+            saved.finish(last.outline if last is not None else start, "error")
             raise gr.Error(str(exc)) from None
+        except BaseException:  # a closed page (GeneratorExit) or a failure: what was written is kept, unfinished
+            saved.finish(last.outline if last is not None else start, "stopped")
+            raise
         final = last.outline if last is not None else start
+        stopped = last is not None and last.stopped
+        saved.finish(final, "stopped" if stopped else "done")
         total = report(final)
-        ended = "Stopped: finished sections and the partial one are kept." if last is not None and last.stopped \
-            else "Done."
-        yield (*views(final, brief), f"{ended} {total.words:,} of {total.target:,} words, "
+        ended = "Stopped: finished sections and the partial one are kept." if stopped else "Done."
+        yield (*views(final, brief), saved.key, f"{ended} {total.words:,} of {total.target:,} words, "
                f"length score {total.score:.0f}.")
 
-    def write_all(doc: Any, redo: bool, topic: str, audience: str, style: str, language: str, total_words: float,
-                  sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
+    def write_all(doc: Any, key: str | None, redo: bool, topic: str, audience: str, style: str, language: str,
+                  total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
                   repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                   request: gr.Request) -> Iterator[tuple[Any, ...]]:
         brief = _brief(topic, audience, style, language, total_words, sections)
@@ -318,13 +364,16 @@ def build_longform_tab(ctx: UIContext) -> None:
                               max_new_tokens, seed))
         session = session_of(request)
         flags.clear(session)
-        steps = expand(streamer(request, outline.title), brief, outline, params, context=ctx.engine.context,
-                       count_tokens=ctx.engine.count_tokens, rewrite=bool(redo), should_stop=flags.check(session))
-        yield from run_steps(steps, brief, outline)
+        saved = document_draft(request, key, brief, outline)
+        order = sections_to_write(outline, rewrite=bool(redo))
+        steps = expand(streamer(request, outline, order, saved.key), brief, outline, params,
+                       context=ctx.engine.context, count_tokens=ctx.engine.count_tokens, rewrite=bool(redo),
+                       should_stop=flags.check(session))
+        yield from run_steps(steps, brief, outline, saved)
 
     def write_one(mode: str) -> Callable[..., Iterator[tuple[Any, ...]]]:
-        def run(doc: Any, n: float, topic: str, audience: str, style: str, language: str, total_words: float,
-                sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
+        def run(doc: Any, key: str | None, n: float, topic: str, audience: str, style: str, language: str,
+                total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
                 repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                 request: gr.Request) -> Iterator[tuple[Any, ...]]:
             brief = _brief(topic, audience, style, language, total_words, sections)
@@ -332,31 +381,33 @@ def build_longform_tab(ctx: UIContext) -> None:
             index = _index(n, outline)
             params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
                                   max_new_tokens, seed))
+            saved = document_draft(request, key, brief, outline)
             try:
-                steps = write_section(streamer(request, outline.sections[index].title), brief, outline, index,
+                steps = write_section(streamer(request, outline, [index], saved.key), brief, outline, index,
                                       params, mode=mode, context=ctx.engine.context,
                                       count_tokens=ctx.engine.count_tokens)
-                yield from run_steps(steps, brief, outline)
+                yield from run_steps(steps, brief, outline, saved)
             except StudioError as exc:
                 raise gr.Error(str(exc)) from None
         return run
 
-    def halt(request: gr.Request) -> None:
+    async def halt(request: gr.Request) -> None:
         flags.stop(session_of(request))
-        stop_session(ctx, request)
+        await stop_everything(ctx, request)
 
     # -- wiring --------------------------------------------------------------------------------------
     private = dict(api_visibility="private")
     generating_opts = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal", **private)
-    write_outputs = [*view_outputs, progress]
+    write_outputs = [*view_outputs, doc_key, progress]
     # No `cancels=` on Stop: Stop sets the session's cancel Event, the engine ends within one decode step,
     # and the handler still yields its last state (finished sections + the partial one, the download).
     plan.click(make_outline, [*brief_inputs, doc_state, *panel.inputs], [raw, note, *view_outputs],
                **generating_opts)
-    expand_all.click(write_all, [doc_state, rewrite, *brief_inputs, *panel.inputs], write_outputs, **generating_opts)
-    regenerate.click(write_one("write"), [doc_state, number, *brief_inputs, *panel.inputs], write_outputs,
+    expand_all.click(write_all, [doc_state, doc_key, rewrite, *brief_inputs, *panel.inputs], write_outputs,
                      **generating_opts)
-    extend.click(write_one("continue"), [doc_state, number, *brief_inputs, *panel.inputs], write_outputs,
+    regenerate.click(write_one("write"), [doc_state, doc_key, number, *brief_inputs, *panel.inputs], write_outputs,
+                     **generating_opts)
+    extend.click(write_one("continue"), [doc_state, doc_key, number, *brief_inputs, *panel.inputs], write_outputs,
                  **generating_opts)
     stop.click(halt, None, None, queue=False, **private)
     parse.click(reparse, [raw, *brief_inputs, doc_state], [note, *view_outputs], queue=False, **private)
@@ -364,8 +415,68 @@ def build_longform_tab(ctx: UIContext) -> None:
     for button, operation in ((add, "add"), (delete, "delete"), (up, "up"), (down, "down")):
         button.click(row_op(operation), [number, doc_state, *brief_inputs], view_outputs, queue=False, **private)
     load_text.click(load_section, [number, doc_state], section_text, queue=False, **private)
-    save_text.click(save_section, [number, section_text, doc_state, *brief_inputs], view_outputs, queue=False,
-                    **private)
+    save_text.click(save_section, [number, section_text, doc_state, doc_key, *brief_inputs], [*view_outputs, doc_key],
+                    queue=False, **private)
+
+    # -- the Library's "Open in its tab" --------------------------------------------------------------
+    open_outputs = [raw, note, *view_outputs, doc_key, progress, section_text, number, by_hand, *brief_inputs]
+
+    def filled(values: dict[Any, Any]) -> tuple[Any, ...]:
+        return tuple(values.get(component, gr.update()) for component in open_outputs)
+
+    def saved_brief(saved: Draft) -> tuple[Brief | None, dict[Any, Any]]:
+        """The brief saved with a draft, and the brief fields it fills (none when there is none)."""
+        try:
+            brief = brief_from_dict(saved.meta.get("brief"))
+        except StudioError:
+            return None, {}
+        fields = dict(zip(brief_inputs, [brief.topic, brief.audience, brief.style, brief.language,
+                                         brief.total_words, brief.sections], strict=True))
+        if brief.language not in {value for _label, value in LANGUAGES}:
+            del fields[language]  # an API client's language: the dropdown cannot show it
+        return brief, fields
+
+    def open_outline(saved: Draft) -> tuple[Any, ...]:
+        """An outline draft: the reply back in the outline text, parsed into the table with its brief."""
+        brief, fields = saved_brief(saved)
+        try:
+            outline = parse_outline(saved.content, total_words=brief.total_words if brief else None,
+                                    title=brief.topic if brief else saved.title)
+        except StudioError as exc:
+            return filled({raw: saved.content, note: f"⚠️ {exc}", **fields})
+        shown = dict(zip(view_outputs, views(outline, brief), strict=True))
+        # doc_key None: sections written from this plan are a new document, not the one open before.
+        return filled({raw: saved.content, note: f"Opened the outline “{saved.title}”: {len(outline.sections)} "
+                       f"sections.", **shown, doc_key: None, **fields})
+
+    def open_document(saved: Draft) -> tuple[Any, ...]:
+        """A long-form draft: its outline (texts included) and brief restored; writing on updates the same draft."""
+        brief, fields = saved_brief(saved)
+        try:
+            outline = Outline.from_dict(saved.meta.get("outline"))
+        except StudioError:
+            return filled({document: saved.content, note: f"Opened “{saved.title}”: its outline was not saved "
+                           f"with it, so only the text is shown."})
+        edited = assemble(outline) != saved.content and sections_from_document(saved.content, outline)
+        shown = dict(zip(view_outputs, views(edited or outline, brief), strict=True))
+        if assemble(edited or outline) != saved.content:  # edited in the Library beyond the section texts
+            shown[document] = saved.content
+        key = saved.meta.get("doc") if isinstance(saved.meta.get("doc"), str) else None
+        return filled({**shown, doc_key: key, **fields, note: f"Opened “{saved.title}”: writing sections "
+                       f"updates this document's draft."})
+
+    def open_section(saved: Draft) -> tuple[Any, ...]:
+        """A section draft: its text in "Edit section # by hand", ready to Save into the outline."""
+        index = saved.meta.get("section")
+        values: dict[Any, Any] = {section_text: saved.content, by_hand: gr.update(open=True),
+                                  note: f"The text of “{saved.title}” is in **Edit section # by hand**: check "
+                                        f"Section #, then press Save text to put it in the outline."}
+        if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+            values[number] = index + 1
+        return filled(values)
+
+    for kind, load in (("outline", open_outline), ("section", open_section), ("longform", open_document)):
+        register_opener(ctx, kind, tab_id="longform", outputs=open_outputs, load=load)
 
     # -- the API for gradio_client --------------------------------------------------------------------
     def api_params(preset: str) -> SamplingParams:
@@ -408,7 +519,7 @@ def build_longform_tab(ctx: UIContext) -> None:
                 raise StudioError(f"index: expected a whole number, got {index!r}")
             if previous_text and 0 < index < len(plan_data.sections):
                 plan_data = edit_section(plan_data, index - 1, text=previous_text)
-            steps = write_section(streamer(request, f"section {index + 1}"), parsed, plan_data, index,
+            steps = write_section(streamer(request, plan_data, [index]), parsed, plan_data, index,
                                   api_params(preset), mode=mode, context=ctx.engine.context,
                                   count_tokens=ctx.engine.count_tokens)
             for step in steps:

@@ -43,12 +43,14 @@ def session_of(request: gr.Request | None) -> str:
 
 def stream_reply(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
                  messages: Sequence[dict[str, Any]], params: SamplingParams, draft_prefix: str = "",
-                 draft_messages: Sequence[dict[str, Any]] | None = None) -> Iterator[tuple[str, GenerationStats]]:
+                 draft_messages: Sequence[dict[str, Any]] | None = None,
+                 draft_meta: dict[str, Any] | None = None) -> Iterator[tuple[str, GenerationStats]]:
     """Yield (text so far, stats) while the engine writes; always ends with the final text.
 
     `kind`/`title` name the run for the drafts library (autosave hooks in here); `draft_prefix` is text
     shown before the streamed text (a Continue), saved with it so the draft is what the screen shows;
-    `draft_messages` is the whole conversation to save for a chat when `messages` had to drop old turns.
+    `draft_messages` is the whole conversation to save for a chat when `messages` had to drop old turns;
+    `draft_meta` is saved with the draft so the Library can open it back into its tab (e.g. the brief).
     """
     try:
         guard.admit(ctx, request, messages)  # rate limit + prompt size, before any model work
@@ -58,7 +60,8 @@ def stream_reply(ctx: UIContext, request: gr.Request | None, *, kind: str, title
     cancel = ctx.runs.start(session)
     stats = GenerationStats()
     draft = autosave.begin(ctx, request, kind=kind, title=title, session=session, prefix=draft_prefix,
-                           messages=messages if draft_messages is None else draft_messages)  # never raises
+                           messages=messages if draft_messages is None else draft_messages,
+                           meta=draft_meta)  # never raises
     text = ""
     last = 0.0
     pieces = None
@@ -91,14 +94,50 @@ def stream_reply(ctx: UIContext, request: gr.Request | None, *, kind: str, title
 
 
 def stop_session(ctx: UIContext, request: gr.Request | None) -> bool:
-    """The Stop buttons' handler: stop this session's run only. True if a run was going.
+    """Stop this session's running generation only. True if a run was going.
 
     Stop deliberately passes no `cancels=`: gradio would close the generator and drop its last update,
     racing with anything the Stop handler shows. Setting the Event ends the run within a decode step and
-    the run itself sends the final state ("stopped", the text kept). A run still waiting in the queue is
-    not removed by Stop; closing the page removes it.
+    the run itself sends the final state ("stopped", the text kept).
     """
     return ctx.runs.stop(session_of(request))
+
+
+async def stop_everything(ctx: UIContext, request: gr.Request | None) -> bool:
+    """The Stop buttons' handler: the running generation of this session, and any still waiting its turn."""
+    stopped = stop_session(ctx, request)
+    removed = await unqueue_waiting_runs(request)
+    return stopped or removed > 0
+
+
+async def unqueue_waiting_runs(request: gr.Request | None) -> int:
+    """Take this session's generations that wait for the model out of gradio's queue; how many.
+
+    The cancel Event only reaches a run that has started: one queued behind another writer's would
+    start later and write what its writer stopped. gradio has no public call for this, so these are the
+    steps of its own /cancel route: remove the event from the queue, then tell the page it completed,
+    with a no-change update for each output (what the page shows stays). tests/test_browser_queue.py
+    checks it in a real page.
+    """
+    app = getattr(getattr(request, "request", None), "app", None)
+    queue = getattr(app.get_blocks(), "_queue", None) if hasattr(app, "get_blocks") else None
+    if queue is None:
+        return 0
+    from gradio.server_messages import ProcessCompletedMessage
+
+    session = session_of(request)
+    waiting = queue.event_queue_per_concurrency_id.get(MODEL_QUEUE)
+    events = [event for event in list(getattr(waiting, "queue", [])) if event.session_hash == session]
+    for event in events:
+        await queue.remove_from_queue(event._id)
+        queue.pending_event_ids_session.get(session, set()).discard(event._id)
+        messages = queue.pending_messages_per_session.get(session)
+        if messages is not None:
+            unchanged = [{"__type__": "update"} for _ in event.fn.outputs]
+            messages.put_nowait(ProcessCompletedMessage(
+                output={"data": unchanged, "is_generating": False, "changed_state_ids": []},
+                success=True, event_id=event._id))
+    return len(events)
 
 
 def meter(text: str, stats: GenerationStats | None = None, *, running: bool = True) -> str:
