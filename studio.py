@@ -133,7 +133,7 @@ def make_engine(args: argparse.Namespace):
     loaded = model_loading.load(args.model, dtype=args.dtype, quantize=choice.mode)
     print(f"[studio] loaded {loaded.name} ({loaded.dtype}) in {loaded.load_seconds:.1f}s", flush=True)
     if loaded.quant is not None:
-        print(f"[studio] quantized {loaded.quant.line()}", flush=True)
+        print(f"[studio] weights: {loaded.quant.line()}", flush=True)
     return LocalEngine(loaded.model, loaded.tokenizer, name=loaded.name, dtype=loaded.dtype,
                        context=args.context or DEFAULT_CONTEXT)
 

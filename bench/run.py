@@ -108,12 +108,11 @@ def run_engine(model_dir: Path, mode: str, args: argparse.Namespace, scratch: Pa
     from writing.local import LocalEngine
     from writing.model import load
     from writing.params import make_params
-    from writing.quant import quantize_model
 
     quantize = {"bf16": "none"}.get(mode, mode)
     started = time.perf_counter()
     loaded = load(str(model_dir), dtype="bfloat16", quantize=quantize)  # int8/int4: quantised while loading
-    report = loaded.quant or quantize_model(loaded.model, "none")
+    report = loaded.quant
     load_s = time.perf_counter() - started
     result: dict[str, Any] = {"load_s": load_s, "load_peak_rss": peak_rss_bytes(),
                               "rss_after_load": current_rss_bytes(), "weight_bytes": report.bytes_after,

@@ -152,3 +152,29 @@ def test_studio_cli_accepts_quantize():
     assert studio.build_parser().parse_args([]).quantize == "auto"
     with pytest.raises(SystemExit):
         studio.build_parser().parse_args(["--quantize", "int3"])
+
+
+@needs_fused
+@pytest.mark.parametrize("rows", [1, 3, 8])
+def test_fused_bf16_gemv_matches_torch(weight, rows):
+    x = torch.randn(rows, 384, generator=torch.Generator().manual_seed(rows)).to(torch.bfloat16)
+    out = torch.ops.studio_qmm.bf16_mm(x, weight)
+    assert out.dtype == torch.bfloat16 and out.shape == (rows, 192)
+    assert rel(out, F.linear(x.float(), weight.float())) < 0.005  # fp32 sums; only the output is rounded
+
+
+@needs_fused
+def test_unquantised_bf16_decodes_through_the_kernel_with_the_same_weights(tiny128):
+    from transformers import AutoModelForCausalLM
+
+    reference = AutoModelForCausalLM.from_pretrained(tiny128, dtype=torch.bfloat16)  # torch's kernels only
+    model = AutoModelForCausalLM.from_pretrained(tiny128, dtype=torch.bfloat16)
+    embed_ptr = model.get_input_embeddings().weight.data_ptr()
+    report = quant.quantize_model(model, "none")
+    assert report.mode == "none" and report.backend == "fused" and report.layers == 2 * 7 + 1
+    assert report.bytes_after == report.bytes_before  # nothing copied
+    head = model.get_output_embeddings()
+    assert type(head).__name__ == "Bf16Linear" and head.weight.data_ptr() == embed_ptr  # still tied
+    ids = torch.randint(3, 700, (1, 24), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(last_logits(model, ids), last_logits(reference, ids))  # prompt rows: F.linear as before
+    assert rel(last_logits(model, ids[:, :1]), last_logits(reference, ids[:, :1])) < 0.01  # decode: the kernel

@@ -36,7 +36,7 @@ class LoadedModel:
     dtype: str
     dtype_reason: str
     load_seconds: float
-    quant: Any = None  # writing.quant.QuantReport when loaded with quantize="int8"/"int4"
+    quant: Any = None  # writing.quant.QuantReport: what quantize= did (for "none": the bf16 kernel swap)
 
 
 def hub_cache_dir() -> str:
@@ -163,10 +163,12 @@ def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | Non
 
 def _load_weights(path: Path, dtype: Any, quantize: str, auto_class: Any) -> tuple[Any, Any]:
     """The model, quantised while loading where the checkpoint allows (peak RSS near the int8 bytes)."""
-    if quantize == "none":
-        return auto_class.from_pretrained(path, dtype=dtype), None
     from writing.qload import NotStreamable, load_quantized
     from writing.quant import quantize_model
+
+    if quantize == "none":
+        llm = auto_class.from_pretrained(path, dtype=dtype)
+        return llm, quantize_model(llm, "none")  # bf16: the fused GEMV for decode, weights untouched
 
     try:
         return load_quantized(path, mode=quantize, dtype=dtype)

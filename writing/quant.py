@@ -46,6 +46,10 @@ class QuantReport:
     note: str = ""
 
     def line(self) -> str:
+        if self.mode == "none":
+            return (f"unquantised: {self.bytes_after / 1e9:.2f} GB of weights, "
+                    + (f"{self.layers} layers decode through the fused bf16 GEMV" if self.layers
+                       else "torch's own kernels") + (f"; {self.note}" if self.note else ""))
         return (f"{self.mode}: {self.layers} layers, {self.bytes_before / 1e9:.2f} GB -> "
                 f"{self.bytes_after / 1e9:.2f} GB of weights, {self.backend} kernels, {self.seconds:.1f}s"
                 f"{'; ' + self.note if self.note else ''}")
@@ -204,6 +208,46 @@ class Int4Linear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, int4 g{GROUP}, {'fused' if self.fused else 'stock'}"
 
 
+class Bf16Linear(nn.Linear):  # still an nn.Linear: quantize_model and tied-head checks see it as one
+    """A bf16 Linear whose decode rows go through the fused GEMV (same weights, shared, not copied).
+
+    oneDNN's bf16 matrix-vector product reads weights at ~15-20 GB/s on this class of CPU; the
+    kernel's streaming loop reads at ~28 GB/s. Prompts (more than GEMV_MAX_ROWS rows) use F.linear.
+    """
+
+    def __init__(self, linear: nn.Linear):
+        nn.Module.__init__(self)  # not nn.Linear's: it would allocate a fresh weight
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.weight = linear.weight  # the same Parameter: a tied lm_head stays tied
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        rows = x.reshape(-1, self.in_features)
+        if rows.shape[0] <= GEMV_MAX_ROWS and rows.dtype == torch.bfloat16:
+            y = torch.ops.studio_qmm.bf16_mm(rows, self.weight)
+            if self.bias is not None:
+                y = y + self.bias
+        else:
+            y = F.linear(rows, self.weight, self.bias)
+        return y.reshape(*shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, bf16, fused GEMV"
+
+
+def use_bf16_kernel(model: Any) -> int:
+    """Swap the bf16 Linear layers (decoder and lm_head) for Bf16Linear; how many. Needs the kernels."""
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if (type(child) is nn.Linear and child.weight.dtype == torch.bfloat16 and child.in_features % 128 == 0
+                    and child.weight.is_contiguous()):
+                setattr(parent, name, Bf16Linear(child))
+                count += 1
+    return count
+
+
 class Int8Embedding(nn.Module):
     """Embedding lookup from int8 rows (the same tensor as the tied Int8Linear lm_head)."""
 
@@ -239,9 +283,11 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
         raise ValueError(f"--quantize must be one of {', '.join(MODES)}, got {mode!r}")
     started = time.perf_counter()
     before = _param_bytes(model)
-    if mode == "none":
-        return QuantReport(mode, "none", 0, before, before, 0.0)
     fused = _kernels_ready()
+    if mode == "none":  # bf16 weights as they are; decode through the fused bf16 GEMV where it applies
+        swapped = use_bf16_kernel(model) if fused else 0
+        return QuantReport(mode, "fused" if swapped else "none", swapped, before, before,
+                           time.perf_counter() - started)
     note = ""
     if not fused:
         from writing import kernels
