@@ -99,8 +99,11 @@ def test_open_a_long_form_document_back_into_its_tab(server, browser):
         page.wait_for_function("document.querySelector('#longform-doc').innerText.includes('two minutes')",
                                timeout=15_000)
         assert page.locator("#longform-doc").is_visible()
-        assert "Choosing leaves" in page.locator("#longform-table").inner_text()
-        assert page.input_value("#longform-topic textarea") == "Tea for beginners"
+        # The table and the brief are separate outputs of the same update: wait for each, do not race them.
+        page.wait_for_function("document.querySelector('#longform-table').innerText.includes('Choosing leaves')",
+                               timeout=15_000)
+        page.wait_for_function("document.querySelector('#longform-topic textarea').value === 'Tea for beginners'",
+                               timeout=15_000)
     finally:
         context.close()
 
