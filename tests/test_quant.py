@@ -95,7 +95,7 @@ def test_quantized_logits_stay_close_to_bf16(tiny128, monkeypatch, mode, bound, 
     if fused and not FUSED:
         pytest.skip(f"fused kernel unavailable: {kernels.why_not()}")
     monkeypatch.setattr(quant, "_kernels_ready", lambda: fused)
-    ids = torch.randint(3, 700, (1, 24), generator=torch.Generator().manual_seed(1))
+    ids = torch.randint(3, 700, (1, 48), generator=torch.Generator().manual_seed(1))
     ref = last_logits(load(tiny128).model, ids)
     model = load(tiny128).model
     report = quant.quantize_model(model, mode)
@@ -104,7 +104,7 @@ def test_quantized_logits_stay_close_to_bf16(tiny128, monkeypatch, mode, bound, 
     kinds = {type(module).__name__ for module in model.modules()}
     assert "Linear" not in kinds and "Int8Embedding" in kinds
     assert ("Int4Linear" in kinds) == (mode == "int4")
-    for rows in (24, 1):  # prompt path (dequantise + GEMM) and decode path (fused GEMV)
+    for rows in (48, 12, 1):  # prompt (dequantise + GEMM), a short prompt (fused), decode (fused)
         assert rel(last_logits(model, ids[:, :rows]), ref[:rows]) < bound
 
 
@@ -178,3 +178,18 @@ def test_unquantised_bf16_decodes_through_the_kernel_with_the_same_weights(tiny1
     ids = torch.randint(3, 700, (1, 24), generator=torch.Generator().manual_seed(2))
     assert torch.equal(last_logits(model, ids), last_logits(reference, ids))  # prompt rows: F.linear as before
     assert rel(last_logits(model, ids[:, :1]), last_logits(reference, ids[:, :1])) < 0.01  # decode: the kernel
+
+
+@needs_fused
+def test_dequantise_into_a_reused_buffer(weight):
+    q, s = quant.quantize_int8(weight)
+    packed, d, m = quant.quantize_int4(weight)
+    buffer = quant._dequant_buffer(192, 384)
+    torch.ops.studio_qmm.q8_dequant_into(q, s, buffer)
+    assert torch.equal(buffer, torch.ops.studio_qmm.q8_dequant(q, s))
+    again = quant._dequant_buffer(192, 384)
+    assert again.data_ptr() == buffer.data_ptr()  # the same memory, layer after layer
+    torch.ops.studio_qmm.q4_dequant_into(packed, d, m, again)
+    assert torch.equal(again, torch.ops.studio_qmm.q4_dequant(packed, d, m))
+    with pytest.raises(RuntimeError, match="out must be contiguous bf16"):
+        torch.ops.studio_qmm.q8_dequant_into(q, s, torch.empty(10, 10, dtype=torch.bfloat16))

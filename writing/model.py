@@ -156,9 +156,10 @@ def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | Non
     except Exception as exc:  # noqa: BLE001 - corrupt shards, wrong architecture: one line, no wall
         raise ModelUnavailableError(f"Could not load {model} from {path}: {type(exc).__name__}: {exc}") from None
     llm.eval()
-    from writing import fastpath
+    from writing import fastpath, omp
 
     fastpath.install(llm)  # the lean one-token decode step (same math, less Python per layer)
+    omp.release_thread_pool()  # generation runs on other threads: this one's OpenMP workers would slow them
     name = model if not Path(model).expanduser().is_dir() else Path(model).expanduser().resolve().name
     return LoadedModel(llm, tokenizer, name, path, choice.dtype, choice.reason, time.perf_counter() - started,
                        report)

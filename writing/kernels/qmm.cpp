@@ -306,9 +306,17 @@ at::Tensor bf16_mm(const at::Tensor& x, const at::Tensor& w) {
 }
 
 // Dequantise to bf16 (for long prompts, where oneDNN's bf16 GEMM is faster than re-quantising).
-at::Tensor q8_dequant(const at::Tensor& w, const at::Tensor& scales) {
+void check_out(const at::Tensor& out, int64_t N, int64_t K) {
+  TORCH_CHECK(out.scalar_type() == at::kBFloat16 && out.is_contiguous() && out.dim() == 2 && out.size(0) == N &&
+                  out.size(1) == K,
+              "out must be contiguous bf16 [", N, ", ", K, "]");
+}
+
+// Dequantise into `out` (a reused buffer: a fresh 50 MB allocation per layer costs more in page
+// faults than the dequantisation itself).
+void q8_dequant_into(const at::Tensor& w, const at::Tensor& scales, const at::Tensor& out) {
   const int64_t N = w.size(0), K = w.size(1);
-  at::Tensor out = at::empty({N, K}, w.options().dtype(at::kBFloat16));
+  check_out(out, N, K);
   const int8_t* wp = w.data_ptr<int8_t>();
   const float* sp = scales.data_ptr<float>();
   auto* op = reinterpret_cast<__m256i*>(out.data_ptr<at::BFloat16>());
@@ -321,12 +329,17 @@ at::Tensor q8_dequant(const at::Tensor& w, const at::Tensor& scales) {
       }
     }
   });
+}
+
+at::Tensor q8_dequant(const at::Tensor& w, const at::Tensor& scales) {
+  at::Tensor out = at::empty({w.size(0), w.size(1)}, w.options().dtype(at::kBFloat16));
+  q8_dequant_into(w, scales, out);
   return out;
 }
 
-at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn) {
+void q4_dequant_into(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn, const at::Tensor& out) {
   const int64_t N = w.size(0), K = w.size(1) * 2, ng = K / kBlock;
-  at::Tensor out = at::empty({N, K}, w.options().dtype(at::kBFloat16));
+  check_out(out, N, K);
   const uint8_t* wp = w.data_ptr<uint8_t>();
   const at::Half* dp = d.data_ptr<at::Half>();
   const at::Half* mp = mn.data_ptr<at::Half>();
@@ -350,6 +363,11 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
       }
     }
   });
+}
+
+at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn) {
+  at::Tensor out = at::empty({w.size(0), w.size(1) * 2}, w.options().dtype(at::kBFloat16));
+  q4_dequant_into(w, d, mn, out);
   return out;
 }
 
@@ -381,6 +399,8 @@ TORCH_LIBRARY(studio_qmm, m) {
   m.def("q4_dequant(Tensor w, Tensor d, Tensor mn) -> Tensor");
   m.def("read_sum(Tensor buf) -> int");
   m.def("bf16_mm(Tensor x, Tensor w) -> Tensor");
+  m.def("q8_dequant_into(Tensor w, Tensor scales, Tensor(a!) out) -> ()");
+  m.def("q4_dequant_into(Tensor w, Tensor d, Tensor mn, Tensor(a!) out) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(studio_qmm, CPU, m) {
@@ -390,4 +410,6 @@ TORCH_LIBRARY_IMPL(studio_qmm, CPU, m) {
   m.impl("q4_dequant", &q4_dequant);
   m.impl("read_sum", &read_sum);
   m.impl("bf16_mm", &bf16_mm);
+  m.impl("q8_dequant_into", &q8_dequant_into);
+  m.impl("q4_dequant_into", &q4_dequant_into);
 }
