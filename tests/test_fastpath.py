@@ -31,18 +31,55 @@ def greedy(model, ids: torch.Tensor, mask: torch.Tensor | None = None):
                               return_dict_in_generate=True)
 
 
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).norm() / b.float().norm())
+
+
 @pytest.mark.parametrize("mode", ["none", "int8", "int4"])
-def test_lean_decode_gives_identical_tokens_and_logits(tiny128, monkeypatch, mode):
+def test_lean_decode_matches_the_original_layers(tiny128, monkeypatch, mode):
     reference, lean = model_in(tiny128, mode), model_in(tiny128, mode)
     assert fastpath.install(lean) == 2 and fastpath.install(lean) == 0  # once per layer
     taken = []
     rotate = fastpath._rotate_half  # only the lean step calls it
     monkeypatch.setattr(fastpath, "_rotate_half", lambda x: taken.append(1) or rotate(x))
     ids = torch.randint(3, 700, (1, 20), generator=torch.Generator().manual_seed(4))
-    want, got = greedy(reference, ids), greedy(lean, ids)
-    assert torch.equal(got.sequences, want.sequences)
-    assert all(torch.equal(a, b) for a, b in zip(got.logits, want.logits, strict=True))
-    assert len(taken) == 2 * 2 * (len(got.logits) - 1)  # q and k, every layer, every step after the prompt
+    want = greedy(reference, ids)
+    lean_run = greedy(lean, ids)
+    assert torch.equal(lean_run.logits[0], want.logits[0])  # the prompt: the original path, bit for bit
+    assert len(taken) == 2 * 2 * (len(lean_run.logits) - 1)  # q and k, every layer, every step after the prompt
+    # Decode steps on the same tokens: fp32 attention instead of torch's bf16 flash kernel, so close, not equal.
+    # Quantised layers re-quantise their input, which turns tiny differences into ~1-3% on this random model:
+    # the fair check is that the lean path is as close to the exact (fp32, unquantised) model as the original.
+    exact_model = AutoModelForCausalLM.from_pretrained(tiny128, dtype=torch.float32).eval()
+    exact = stepwise(exact_model, want.sequences, 20)
+    original, mine = stepwise(reference, want.sequences, 20), stepwise(lean, want.sequences, 20)
+    if mode == "none":
+        assert max(rel(a, b) for a, b in zip(mine, original, strict=True)) < 1e-2
+    error_original = sum(rel(a, e) for a, e in zip(original, exact, strict=True)) / len(exact)
+    error_mine = sum(rel(a, e) for a, e in zip(mine, exact, strict=True)) / len(exact)
+    assert error_mine <= error_original * 1.05 + 1e-3, (error_mine, error_original)
+
+
+def stepwise(model, sequence: torch.Tensor, prompt: int) -> list[torch.Tensor]:
+    """Logits of each token after the prompt, fed one at a time through the cache (the decode path)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    with torch.inference_mode():
+        model(sequence[:, :prompt], cache=cache, use_cache=True)
+        return [model(sequence[:, i:i + 1], cache=cache, use_cache=True).logits[0, -1].float()
+                for i in range(prompt, sequence.shape[1])]
+
+
+def test_one_query_attention_is_exact_attention():
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 8, 1, 32, generator=gen).bfloat16()
+    k, v = torch.randn(1, 2, 50, 32, generator=gen).bfloat16(), torch.randn(1, 2, 50, 32, generator=gen).bfloat16()
+    heads = torch.arange(8) // 4  # query head -> its key/value head
+    scores = (q.float()[0, :, 0, None, :] @ k.float()[0, heads].transpose(-1, -2))[:, 0] / 32**0.5  # [8, 50]
+    exact = (torch.softmax(scores, -1)[:, None, :] @ v.float()[0, heads])[:, 0]  # [8, 32]
+    got = fastpath._one_query_attention(q, k, v, 32**-0.5)
+    assert got.shape == (1, 8, 1, 32) and rel(got[0, :, 0], exact) < 5e-3  # bf16 output rounding only
 
 
 def test_batches_and_padding_take_the_original_path(tiny128, monkeypatch):

@@ -4,9 +4,10 @@ At batch 1 on a CPU, a decode step of Qwen3-4B is 36 layers of ~25 module calls.
 generic plumbing around them (deprecation shims, the attention-function registry, kwargs passing,
 module hooks) costs about 1 ms a layer here: ~35 ms a token, a fifth of an int8 step. For the case
 that dominates writing (one new token, batch 1, no mask), `install` gives each layer a forward that
-does the same operations in the same order (so greedy output does not change: tests/test_fastpath.py)
-as plain torch calls. Everything else (prompts, batches, masks, sliding windows) goes through the
-layer's original forward.
+does the same operations as plain torch calls, except attention: one query over the cache is done
+as fp32 matmuls instead of torch's CPU flash kernel, which is slow for a single query (see
+`_one_query_attention`; logits stay within 1e-2 relative, tests/test_fastpath.py). Everything else
+(prompts, batches, masks, sliding windows) goes through the layer's original forward.
 """
 
 from __future__ import annotations
@@ -56,12 +57,26 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """Attention of one new token over the cache, in fp32: q [1, heads, 1, d], k/v [1, kv_heads, T, d].
+
+    torch's CPU flash-attention kernel is slow for a single query: 2-4 ms a layer with 600 cached
+    tokens (measured 4.4 ms against 0.42 ms here at 640 tokens), 80+ ms a token over 36 layers. Query
+    heads are grouped onto their key/value head (h -> h // group, as repeat_kv does), so it is one small
+    matmul per kv head; fp32 scores and softmax are also closer to exact than the bf16 kernel.
+    """
+    kv_heads, head_dim = k.shape[1], k.shape[-1]
+    grouped = q.reshape(1, kv_heads, -1, head_dim).float()  # [1, kv_heads, group, d]
+    scores = torch.matmul(grouped, k.float().transpose(-1, -2)) * scale  # [1, kv_heads, group, T]
+    out = torch.matmul(torch.softmax(scores, dim=-1), v.float())  # [1, kv_heads, group, d]
+    return out.reshape(1, -1, 1, head_dim).to(q.dtype)
+
+
 def _lean_forward(layer: Any, original: Any) -> Any:
     attn, mlp = layer.self_attn, layer.mlp
     ln_in, ln_post = layer.input_layernorm, layer.post_attention_layernorm
     q_norm, k_norm = attn.q_norm, attn.k_norm
     head_dim, scaling, index = attn.head_dim, attn.scaling, attn.layer_idx
-    gqa = getattr(attn, "num_key_value_groups", 1) > 1
 
     def forward(hidden_states: torch.Tensor, attention_mask: Any = None, position_ids: Any = None,
                 cache: Any = None, use_cache: Any = False, position_embeddings: Any = None, **kwargs: Any):
@@ -80,8 +95,8 @@ def _lean_forward(layer: Any, original: Any) -> Any:
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         q = (q * cos) + (_rotate_half(q) * sin)
         k = (k * cos) + (_rotate_half(k) * sin)
-        k, v = cache.update(k, v, index)
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0, scale=scaling, is_causal=False, enable_gqa=gqa)
+        k, v = cache.update(k, v, index)  # [1, kv_heads, cached, head_dim]
+        out = _one_query_attention(q, k, v, scaling)
         out = attn.o_proj(out.transpose(1, 2).contiguous().reshape(1, 1, -1))
         hidden_states = residual + out
         residual = hidden_states
