@@ -64,9 +64,15 @@ def read_index(folder: Path) -> dict[str, Entry]:
     return entries
 
 
-def read_tensor(entry: Entry) -> torch.Tensor:
-    """The tensor's bytes read into fresh memory (not a view of a mapped file)."""
-    raw = torch.empty(entry.end - entry.start, dtype=torch.uint8)
+def read_tensor(entry: Entry, *, into: torch.Tensor | None = None) -> torch.Tensor:
+    """The tensor's bytes read into memory (not a view of a mapped file): fresh, or the front of `into`.
+
+    `into` is a reusable uint8 staging buffer for tensors that are quantised and dropped: one buffer
+    for all of them instead of an allocation each, which would leave freed holes between the kept
+    int8 tensors that the allocator cannot give back (measured: 7.2 GB peak for 4.0 GB of int8).
+    """
+    size = entry.end - entry.start
+    raw = torch.empty(size, dtype=torch.uint8) if into is None else into[:size]
     with entry.file.open("rb") as f:
         f.seek(entry.start)
         if f.readinto(memoryview(raw.numpy())) != raw.numel():
@@ -93,10 +99,13 @@ def load_quantized(folder: Path, *, mode: str, dtype: torch.dtype) -> tuple[Any,
         raise NotStreamable(f"checkpoint names the model does not have: {', '.join(unknown[:3])}")
     bytes_before = sum(e.end - e.start for e in entries.values())
 
-    def read(name: str) -> torch.Tensor:
+    staging = torch.empty(max(e.end - e.start for e in entries.values()), dtype=torch.uint8)
+
+    def read(name: str, *, keep: bool = True) -> torch.Tensor:
+        """`keep=False`: the tensor lives in the staging buffer until the next read (quantise it at once)."""
         if name not in entries:
             raise NotStreamable(f"{name} is missing from the checkpoint")
-        return read_tensor(entries[name]).to(dtype)
+        return read_tensor(entries[name], into=None if keep else staging).to(dtype)
 
     fused = quant._kernels_ready()
     layers = 0
@@ -107,17 +116,18 @@ def load_quantized(folder: Path, *, mode: str, dtype: torch.dtype) -> tuple[Any,
             if isinstance(child, nn.Linear):
                 prefix = names[child]
                 bias = read(f"{prefix}.bias") if child.bias is not None else None
-                setattr(parent, child_name, quant.quantize_linear(read(f"{prefix}.weight"), bias, mode=mode,
-                                                                  fused=fused))
+                weight = read(f"{prefix}.weight", keep=False)
+                setattr(parent, child_name, quant.quantize_linear(weight, bias, mode=mode, fused=fused))
                 layers += 1
     if isinstance(head, nn.Linear):
         head_key = f"{names[head]}.weight"
         tied = head_key not in entries  # tie_word_embeddings: the checkpoint stores the embedding only
         embed_key = f"{names[model.get_input_embeddings()]}.weight"
         bias = read(f"{names[head]}.bias") if head.bias is not None else None
-        quant.install_int8_head(model, read(embed_key if tied else head_key), bias, tied=tied, dtype=dtype,
-                                fused=fused)
+        quant.install_int8_head(model, read(embed_key if tied else head_key, keep=False), bias, tied=tied,
+                                dtype=dtype, fused=fused)
         layers += 1
+    staging = torch.empty(0, dtype=torch.uint8)  # freed: what is left to read (norm gains) is kept
     _fill_remaining(model, read)
     if (folder / "generation_config.json").is_file():
         model.generation_config = GenerationConfig.from_pretrained(folder)
