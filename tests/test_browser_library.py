@@ -7,21 +7,15 @@ Needs /usr/bin/chromium (or STUDIO_CHROMIUM) and the playwright python package, 
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+from tests.test_browser import _open, browser  # noqa: F401 - the shared chromium fixture
 from tests.ui_server import serve_studio
 from writing.local import LocalEngine
 from writing.longform import assemble
 from writing.outline import Outline, Section
 from writing.store import DraftStore
 
-CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 POST = "# Lighthouses at dusk\n\nKeepers climbed 114 steps every evening to light the lamp."
 DOCUMENT = Outline("Tea for beginners", (
     Section("Choosing leaves", (), 50, text="Start with a loose-leaf green tea."),
@@ -47,28 +41,6 @@ def server(tiny_loaded, tmp_path_factory):
         store.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install -y chromium, or point STUDIO_CHROMIUM at one")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _open(browser, url: str, *, locale: str = "en-US"):
-    context = browser.new_context(locale=locale, viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.goto(url)
-    page.wait_for_selector("#blog-topic textarea", timeout=30_000)
-    return context, page
-
-
 def _open_from_library(page, title: str) -> None:
     page.get_by_role("tab", name="Library").click()
     cell = page.get_by_text(title, exact=True).locator("visible=true").first  # the table keeps hidden copies
@@ -79,7 +51,7 @@ def _open_from_library(page, title: str) -> None:
     page.click("#library-open-tab")
 
 
-def test_open_a_blog_draft_back_into_the_blog_tab(server, browser):
+def test_open_a_blog_draft_back_into_the_blog_tab(server, browser):  # noqa: F811 - the imported fixture
     context, page = _open(browser, server.url)
     try:
         _open_from_library(page, "Lighthouses at dusk")
@@ -92,7 +64,7 @@ def test_open_a_blog_draft_back_into_the_blog_tab(server, browser):
         context.close()
 
 
-def test_open_a_long_form_document_back_into_its_tab(server, browser):
+def test_open_a_long_form_document_back_into_its_tab(server, browser):  # noqa: F811 - the imported fixture
     context, page = _open(browser, server.url)
     try:
         _open_from_library(page, "Tea for beginners")
@@ -108,7 +80,7 @@ def test_open_a_long_form_document_back_into_its_tab(server, browser):
         context.close()
 
 
-def test_chinese_browser_sees_library_and_long_form_in_chinese(server, browser):
+def test_chinese_browser_sees_library_and_long_form_in_chinese(server, browser):  # noqa: F811 - the imported fixture
     context, page = _open(browser, server.url, locale="zh-CN")
     try:
         page.get_by_role("tab", name="文稿库").click()
