@@ -55,7 +55,7 @@ def test_open_a_blog_draft_back_into_the_blog_tab(server, browser):  # noqa: F81
     context, page = _open(browser, server.url)
     try:
         _open_from_library(page, "Lighthouses at dusk")
-        page.wait_for_function("document.querySelector('#blog-draft').innerText.includes('114 steps')",
+        page.wait_for_function("(document.querySelector('#blog-draft')?.innerText || '').includes('114 steps')",
                                timeout=15_000)
         assert page.locator("#blog-draft").is_visible()  # the Blog tab is the one shown now
         assert page.input_value("#blog-topic textarea") == "Lighthouse keepers"
@@ -68,13 +68,13 @@ def test_open_a_long_form_document_back_into_its_tab(server, browser):  # noqa: 
     context, page = _open(browser, server.url)
     try:
         _open_from_library(page, "Tea for beginners")
-        page.wait_for_function("document.querySelector('#longform-doc').innerText.includes('two minutes')",
+        page.wait_for_function("(document.querySelector('#longform-doc')?.innerText || '').includes('two minutes')",
                                timeout=15_000)
         assert page.locator("#longform-doc").is_visible()
         # The table and the brief are separate outputs of the same update: wait for each, do not race them.
-        page.wait_for_function("document.querySelector('#longform-table').innerText.includes('Choosing leaves')",
-                               timeout=15_000)
-        page.wait_for_function("document.querySelector('#longform-topic textarea').value === 'Tea for beginners'",
+        page.wait_for_function("(document.querySelector('#longform-table')?.innerText || '')"
+                               ".includes('Choosing leaves')", timeout=15_000)
+        page.wait_for_function("document.querySelector('#longform-topic textarea')?.value === 'Tea for beginners'",
                                timeout=15_000)
     finally:
         context.close()
