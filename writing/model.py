@@ -1,9 +1,12 @@
 """Resolve a model id or folder, download it with a progress bar, pick a dtype, load it.
 
 Resolution order: a local folder is used as is; otherwise the id is fetched into the normal
-Hugging Face cache (honouring HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE). Loading goes through
-`AutoModelForCausalLM.from_pretrained`, which in transformers 5 streams safetensors shards
-into place, so peak memory stays near the weight bytes.
+Hugging Face cache (honouring HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE). Unquantised loading goes
+through `AutoModelForCausalLM.from_pretrained`, which in transformers 5 streams safetensors shards
+into place, so peak memory stays near the weight bytes; int8/int4 are quantised while loading
+(writing/qload.py). Then the decode speed-ups are put in place: the fused bf16 GEMV or quantised
+layers (writing/quant.py), the lean decode step (writing/fastpath.py), and the loading thread's
+OpenMP workers are released (writing/omp.py).
 """
 
 from __future__ import annotations
