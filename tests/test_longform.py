@@ -338,3 +338,19 @@ def test_consecutive_sections_share_the_token_prefix_and_the_engine_reuses_it(ti
     list(write_section(engine_streamer(tiny_engine), BRIEF, outline, 1, params, context=tiny_engine.context,
                        count_tokens=tiny_engine.count_tokens, max_section_tokens=4))
     assert tiny_engine.last_reused_tokens >= system_tokens - 5
+
+
+def test_a_code_fence_left_open_does_not_swallow_later_sections():
+    from writing.export import markdown_to_docx
+    from writing.longform import assemble
+
+    outline = Outline("Guide", (
+        Section("Setup", (), 50, text="Install it:\n\n```bash\npip install studio"),  # a stopped run: fence open
+        Section("Usage", (), 50, text="Run:\n\n~~~~\nstudio\n~~~~\n\nDone."),  # closed: left as it is
+        Section("End", (), 50, text="The end."),
+    ))
+    document = assemble(outline)
+    assert "pip install studio\n```\n\n## Usage" in document
+    assert "~~~~\nstudio\n~~~~\n\nDone.\n\n## End" in document
+    headings = [p.text for p in markdown_to_docx(document).paragraphs if p.style.name.startswith("Heading")]
+    assert headings == ["Guide", "Setup", "Usage", "End"]

@@ -544,8 +544,27 @@ def assemble(outline: Outline) -> str:
     for section in outline.sections:
         parts.append(f"## {section.title}")
         if section.text.strip():
-            parts.append(section.text.strip())
+            parts.append(_close_fences(section.text.strip()))
     return "\n\n".join(parts) + "\n"
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _close_fences(text: str) -> str:
+    """Close a code fence a section left open (a stopped run, a model slip): in Markdown it would turn
+    every later section, headings included, into code, and the .docx export would lose them."""
+    open_fence = None
+    for line in text.splitlines():
+        found = _FENCE.match(line)
+        if found is None:
+            continue
+        mark = found.group(1)
+        if open_fence is None:
+            open_fence = mark
+        elif mark[0] == open_fence[0] and len(mark) >= len(open_fence) and not line.strip()[len(mark):].strip():
+            open_fence = None
+    return text if open_fence is None else f"{text}\n{open_fence}"
 
 
 def export_markdown(outline: Outline, directory: Path, *, name: str | None = None) -> Path:
