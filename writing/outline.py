@@ -431,7 +431,8 @@ def _clean_doc_title(text: str) -> str:
     text, _ = extract_target(text)
     text = text.strip().rstrip(":：").strip()
     for left, right in (('"', '"'), ("“", "”"), ("《", "》"), ("'", "'")):
-        if len(text) >= 2 and text.startswith(left) and text.endswith(right):
+        # Models quote the title ("Title: \"My doc\""); quotes around nothing are the title itself.
+        if len(text) >= 2 and text.startswith(left) and text.endswith(right) and text[1:-1].strip():
             text = text[1:-1].strip()
     return text
 
