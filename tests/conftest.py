@@ -49,3 +49,12 @@ def tiny_engine(tiny_loaded):
     from writing.local import LocalEngine
 
     return LocalEngine(tiny_loaded.model, tiny_loaded.tokenizer, name="tiny", dtype=tiny_loaded.dtype, context=2048)
+
+
+@pytest.fixture(scope="session")
+def tiny128(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny checkpoint with hidden size 128: every K is a multiple of 128, so the fused int8/int4/bf16
+    kernels apply to every layer (the default tiny model's 64 is below their block size)."""
+    from writing.tiny import build
+
+    return build(tmp_path_factory.mktemp("tiny128"), hidden_size=128)

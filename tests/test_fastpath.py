@@ -11,13 +11,6 @@ from transformers import AutoModelForCausalLM
 from writing import fastpath, quant
 
 
-@pytest.fixture(scope="module")
-def tiny128(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from writing.tiny import build
-
-    return build(tmp_path_factory.mktemp("tiny128"), hidden_size=128)
-
-
 def model_in(folder: Path, mode: str):
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16)
     quant.quantize_model(model, mode)

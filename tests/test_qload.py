@@ -17,14 +17,6 @@ from writing.model import load
 FUSED = kernels.load()
 
 
-@pytest.fixture(scope="module")
-def tiny128(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """hidden 128: every K is a multiple of 128, so int4 applies to every decoder Linear."""
-    from writing.tiny import build
-
-    return build(tmp_path_factory.mktemp("tiny128"), hidden_size=128)
-
-
 def copy_with(src: Path, dst: Path, *, edit_tensors=None, edit_config=None) -> Path:
     """A copy of a checkpoint with its tensors and/or config changed."""
     shutil.copytree(src, dst)

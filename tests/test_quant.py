@@ -68,14 +68,6 @@ def test_fused_int4_matches_reference(weight, rows):
     assert rel(torch.ops.studio_qmm.q4_dequant(packed, d, m), dense) < 0.005
 
 
-@pytest.fixture(scope="module")
-def tiny128(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """hidden 128: every K is a multiple of 128, so the fused int4 layout applies to all layers."""
-    from writing.tiny import build
-
-    return build(tmp_path_factory.mktemp("tiny128"), hidden_size=128)
-
-
 def load(path: Path):
     from writing.model import load as load_model
 
