@@ -28,9 +28,9 @@ from torch import nn
 
 MODES = ("none", "int8", "int4")
 CHOICES = ("auto", *MODES)
-# Chosen by measurement (bench/run.py, README Performance): int8 with the fused kernel decodes
-# ~2.5x faster than bf16 per layer at ~1% error per layer; int4 is faster still but much lossier, so
-# it is opt-in.
+# Chosen by measurement (bench/run.py, README Performance, 4B shape): int8 decodes 1.6x faster than
+# the studio's bf16 (4.64 vs 2.82 tok/s) with ~1% error per layer; int4 is faster still (6.06) but much
+# lossier, so it is opt-in.
 DEFAULT_MODE = "int8"
 GROUP = 32  # int4 group size (weights per scale/offset)
 GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above oneDNN's GEMM
@@ -91,7 +91,7 @@ def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
     fused = _kernels_ready() if fused is None else fused
     if fused:
         return QuantChoice(DEFAULT_MODE,
-                           "fused int8 kernel available: ~2.5x faster per layer than bf16, ~1% error per layer")
+                           "fused int8 kernel available: ~1.6x the decode speed of bf16, ~1% error per layer")
     from writing import kernels
 
     return QuantChoice("none", f"no fused kernel ({kernels.why_not() or 'unavailable'}): torch's stock int8 "
