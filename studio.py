@@ -11,9 +11,9 @@ import argparse
 import os
 import sys
 
-from writing.engine import DEFAULT_CONTEXT
+from writing.engines.base import DEFAULT_CONTEXT
 from writing.errors import StudioError
-from writing.model import DEFAULT_MODEL, DTYPES
+from writing.runtime.load import DEFAULT_MODEL, DTYPES
 
 SHARE_WARNING = ("⚠️ This studio is shared on a public link WITHOUT a login: anyone with the link can use the "
                  "model and read this server's drafts. Restart with --auth user:password (or STUDIO_AUTH).")
@@ -74,13 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.data_dir:
-        from writing.paths import set_data_dir
+        from writing.library.paths import set_data_dir
 
         set_data_dir(args.data_dir)
     if args.context is not None and args.context < 16:
         print(f"error: --context must be at least 16 tokens, got {args.context}", file=sys.stderr)
         return 2
-    from writing.auth import Credentials, load_credentials
+    from writing.access.auth import Credentials, load_credentials
 
     try:
         credentials = Credentials(load_credentials(pairs=args.auth, auth_file=args.auth_file))
@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
 
-    from writing.store import open_default_store
+    from writing.library.store import open_default_store
     from writing.ui.app import UIContext, build_app, launch
 
     store, store_problem = open_default_store()
     print(f"[studio] drafts: {store.path if store else 'NOT SAVED: ' + store_problem}", flush=True)
-    from writing.ratelimit import RateLimiter
+    from writing.access.ratelimit import RateLimiter
 
     limiter = RateLimiter(limit=args.rate_limit, window_s=args.rate_window) if args.rate_limit else None
     app = build_app(UIContext(engine=engine, store=store, store_problem=store_problem, limiter=limiter,
@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
 def make_engine(args: argparse.Namespace):
     if args.backend == "openai":
         return make_remote_engine(args)
-    from writing import model as model_loading
-    from writing.local import LocalEngine
-    from writing.quant import choose_mode
+    from writing.engines.local import LocalEngine
+    from writing.runtime import load as model_loading
+    from writing.runtime.quant import choose_mode
 
     model_loading.set_threads(args.threads)
     choice = choose_mode(args.quantize)
@@ -140,7 +140,7 @@ def make_engine(args: argparse.Namespace):
 
 def make_remote_engine(args: argparse.Namespace):
     """No local model: every tab streams from the server. A server still starting is a warning, not a stop."""
-    from writing.remote import RemoteEngine, RemoteUnreachableError
+    from writing.engines.remote import RemoteEngine, RemoteUnreachableError
 
     engine = RemoteEngine(args.base_url, api_key=args.api_key, model=args.remote_model, context=args.context)
     try:

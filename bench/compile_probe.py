@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import DynamicCache
 
-    from writing.model import load
+    from writing.runtime.load import load
 
     folder = Path(args.model) if args.model else build("qwen3-4b")
     model = load(str(folder), dtype="bfloat16", quantize=args.mode).model

@@ -104,10 +104,10 @@ def run_baseline(model_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_engine(model_dir: Path, mode: str, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    from writing.engine import GenerationStats
-    from writing.local import LocalEngine
-    from writing.model import load
-    from writing.params import make_params
+    from writing.engines.base import GenerationStats
+    from writing.engines.local import LocalEngine
+    from writing.engines.params import make_params
+    from writing.runtime.load import load
 
     quantize = {"bf16": "none"}.get(mode, mode)
     started = time.perf_counter()
@@ -140,8 +140,8 @@ def run_engine(model_dir: Path, mode: str, args: argparse.Namespace, scratch: Pa
 
 def prefix_reuse(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     """TTFT of a 2nd long-form section: brief + outline first (shared), the section request last."""
-    from writing.engine import GenerationStats
-    from writing.params import make_params
+    from writing.engines.base import GenerationStats
+    from writing.engines.params import make_params
 
     words = ("Plan each section with a word target, then write section by section with continuity. "
              "Use headings, short paragraphs and concrete examples for new writers. ")
@@ -219,7 +219,7 @@ def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
 
     buf = torch.ones(int(gib * 2**30) // 8, dtype=torch.int64)
     out: dict[str, float] = {}
-    from writing import kernels
+    from writing.runtime import kernels
 
     if kernels.load():
         best = 0.0
@@ -239,7 +239,7 @@ def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    from writing.model import cpu_flags
+    from writing.runtime.load import cpu_flags
 
     model_name = ""
     try:

@@ -38,7 +38,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_loaded(tiny_model_dir: Path):
-    from writing.model import load
+    from writing.runtime.load import load
 
     return load(str(tiny_model_dir), dtype="auto")
 
@@ -46,7 +46,7 @@ def tiny_loaded(tiny_model_dir: Path):
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_loaded):
     """One shared LocalEngine, as in the studio (one model per process)."""
-    from writing.local import LocalEngine
+    from writing.engines.local import LocalEngine
 
     return LocalEngine(tiny_loaded.model, tiny_loaded.tokenizer, name="tiny", dtype=tiny_loaded.dtype, context=2048)
 

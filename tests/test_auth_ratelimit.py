@@ -1,8 +1,8 @@
 import pytest
 
-from writing.auth import AuthError, Credentials, load_credentials
+from writing.access.auth import AuthError, Credentials, load_credentials
+from writing.access.ratelimit import RateLimiter
 from writing.errors import BusyError
-from writing.ratelimit import RateLimiter
 
 
 def test_credentials_from_flags_file_and_env(tmp_path):

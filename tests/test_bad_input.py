@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from tests.hardening import blog_data, call, serve, wait_idle
-from writing.local import LocalEngine
+from tests.support.hardening import blog_data, call, serve, wait_idle
+from writing.engines.local import LocalEngine
 
 NUMERIC = ["temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "max_new_tokens"]
 # /code: task, language, constraints, then the sampling panel; /chat: message, history, then the panel.
@@ -108,12 +108,12 @@ def test_negative_seed_means_random(server, engine):
 
 
 def test_malformed_json_body_is_a_4xx_not_a_500(server):
-    from tests.hardening import post_call
+    from tests.support.hardening import post_call
 
     for raw in (b"{not json", b'{"data": 5}', b"[]", b'{"data": ["x"]}'):
         response = post_call(server.url, "blog", [], raw=raw)
         if response.status_code == 200:  # accepted: the stream must end with an error, not hang
-            from tests.hardening import read_events
+            from tests.support.hardening import read_events
 
             events = read_events(server.url, "blog", response.json()["event_id"], timeout=30)
             assert events[-1][0] == "error", events
@@ -138,7 +138,7 @@ def test_gradio_client_path_gets_the_same_clear_messages(server):
 
 def test_unknown_preset_malformed_yaml_and_traversal_names(tmp_path):
     from writing.errors import StudioError
-    from writing.presets import Preset, PresetStore
+    from writing.library.presets import Preset, PresetStore
 
     builtin = tmp_path / "builtin"
     builtin.mkdir()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_server import last_run, serve_studio
-from writing.local import LocalEngine
+from tests.support.ui_server import last_run, serve_studio
+from writing.engines.local import LocalEngine
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -36,7 +36,7 @@ def engine(tiny_loaded) -> LocalEngine:
 
 @pytest.fixture(scope="module")
 def server(engine, tmp_path_factory):
-    from writing.store import DraftStore
+    from writing.library.store import DraftStore
 
     store = DraftStore(tmp_path_factory.mktemp("drafts") / "drafts.db")  # autosave on, as in the studio
     try:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.ui_server import serve_studio
 from tests.test_browser import _open, browser  # noqa: F401 - the shared chromium fixture
-from tests.ui_server import serve_studio
-from writing.local import LocalEngine
-from writing.longform import assemble
-from writing.outline import Outline, Section
-from writing.store import DraftStore
+from writing.compose.longform import assemble
+from writing.compose.outline import Outline, Section
+from writing.engines.local import LocalEngine
+from writing.library.store import DraftStore
 
 POST = "# Lighthouses at dusk\n\nKeepers climbed 114 steps every evening to light the lamp."
 DOCUMENT = Outline("Tea for beginners", (

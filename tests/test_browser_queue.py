@@ -12,9 +12,9 @@ import time
 import pytest
 from gradio_client import Client
 
+from tests.support.ui_server import serve_studio
 from tests.test_browser import _fill_brief, _open, _start_long_run, _wait_idle, _wait_settled, browser  # noqa: F401
-from tests.ui_server import serve_studio
-from writing.local import LocalEngine
+from writing.engines.local import LocalEngine
 from writing.ui.streaming import MODEL_QUEUE
 
 LONG = 1500  # tokens: with SAMPLING's seed the tiny model writes for tens of seconds

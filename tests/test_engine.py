@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from writing.engine import GenerationStats
+from writing.engines.base import GenerationStats
+from writing.engines.params import make_params
 from writing.errors import BudgetError, EmptyPromptError, GenerationError
-from writing.params import make_params
 
 HELLO = [{"role": "user", "content": "Write a short blog post about local models. 写一段介绍。"}]
 

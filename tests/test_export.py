@@ -9,8 +9,8 @@ import docx
 import pytest
 
 from writing.errors import StudioError
-from writing.export import NAME_MAX_BYTES, export_docx, export_markdown, markdown_to_docx, safe_filename
-from writing.store import DB_NAME, DraftStore
+from writing.library.export import NAME_MAX_BYTES, export_docx, export_markdown, markdown_to_docx, safe_filename
+from writing.library.store import DB_NAME, DraftStore
 
 LONGFORM = """# The Lighthouse Keeper
 

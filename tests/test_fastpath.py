@@ -1,4 +1,4 @@
-"""The lean decode step (writing/fastpath.py): same tokens and logits as transformers' own layers."""
+"""The lean decode step (writing/runtime/fastpath.py): same tokens and logits as transformers' own layers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from writing import fastpath, quant
+from writing.runtime import fastpath, quant
 
 
 def model_in(folder: Path, mode: str):

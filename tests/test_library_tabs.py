@@ -23,12 +23,12 @@ import gradio as gr
 import pytest
 from gradio.i18n import I18nData
 
-from writing.local import LocalEngine
-from writing.longform import _close_fences
-from writing.store import DB_NAME, TRASH_RETENTION_S, DraftStore, open_default_store
+from writing.compose.longform import _close_fences
+from writing.engines.local import LocalEngine
+from writing.library.store import DB_NAME, TRASH_RETENTION_S, DraftStore, open_default_store
 from writing.ui.app import UIContext, build_app
 from writing.ui.i18n import EN, ZH
-from writing.ui.library import Library
+from writing.ui.tabs.library import Library
 
 BRIEF = ["Remote work", "managers", "practical", "English", 200, 0]
 SAMPLING = [1.0, 0.9, 40, 0.0, 1.0, 0.0, 64, 7]

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.hardening import blog_data, call, generate_threads, post_call, rss_bytes, serve, wait_idle
-from writing.local import LocalEngine
+from tests.support.hardening import blog_data, call, generate_threads, post_call, rss_bytes, serve, wait_idle
+from writing.engines.local import LocalEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = 400  # max_new_tokens of a run that is still going when we stop it (the tiny model: ~100+ tok/s)
@@ -211,7 +211,7 @@ def test_stop_while_queued_is_harmless(engine):
 # ---------------------------------------------------------------- exception mid-generation
 
 def test_an_exception_inside_generation_shows_an_error_and_keeps_the_text(engine, tiny_loaded, tmp_path):
-    from writing.store import DraftStore
+    from writing.library.store import DraftStore
 
     calls = {"n": 0}
 

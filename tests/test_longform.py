@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from writing.engine import GenerationStats
-from writing.errors import BudgetError, EmptyPromptError, ParamError, StudioError
-from writing.longform import (
+from writing.compose.longform import (
     OMITTED,
     Brief,
     assemble,
@@ -34,9 +32,19 @@ from writing.longform import (
     tail,
     write_section,
 )
-from writing.outline import Outline, OutlineParseError, Section, edit_section, move_section, parse_outline, set_locked
-from writing.params import make_params
-from writing.wordcount import count_words
+from writing.compose.outline import (
+    Outline,
+    OutlineParseError,
+    Section,
+    edit_section,
+    move_section,
+    parse_outline,
+    set_locked,
+)
+from writing.compose.wordcount import count_words
+from writing.engines.base import GenerationStats
+from writing.engines.params import make_params
+from writing.errors import BudgetError, EmptyPromptError, ParamError, StudioError
 
 BRIEF = Brief(topic="Remote work", audience="managers", style="practical", language="English", total_words=600)
 
@@ -341,8 +349,8 @@ def test_consecutive_sections_share_the_token_prefix_and_the_engine_reuses_it(ti
 
 
 def test_a_code_fence_left_open_does_not_swallow_later_sections():
-    from writing.export import markdown_to_docx
-    from writing.longform import assemble
+    from writing.compose.longform import assemble
+    from writing.library.export import markdown_to_docx
 
     outline = Outline("Guide", (
         Section("Setup", (), 50, text="Install it:\n\n```bash\npip install studio"),  # a stopped run: fence open

@@ -1,5 +1,5 @@
 """The Long-form tab's API (/outline, /expand_section) through gradio_client against the real app
-with the tiny model on 127.0.0.1 (tests/ui_server.py launches it and stops it)."""
+with the tiny model on 127.0.0.1 (tests/support/ui_server.py launches it and stops it)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import inspect
 import pytest
 from gradio_client import Client
 
-from tests.ui_server import serve_studio
-from writing.local import LocalEngine
-from writing.outline import Outline, Section
-from writing.wordcount import count_words
+from tests.support.ui_server import serve_studio
+from writing.compose.outline import Outline, Section
+from writing.compose.wordcount import count_words
+from writing.engines.local import LocalEngine
 
 BRIEF = {"topic": "Remote work", "audience": "managers", "style": "practical", "language": "English",
          "total_words": 200, "sections": 1}

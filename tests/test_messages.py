@@ -1,7 +1,7 @@
 import pytest
 
+from writing.engines.messages import clean_text, normalize
 from writing.errors import EmptyPromptError, StudioError
-from writing.messages import clean_text, normalize
 
 
 def test_gradio_content_blocks_are_flattened():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from writing.errors import ModelUnavailableError
-from writing.model import DEFAULT_MODEL, choose_dtype, load, resolve
+from writing.runtime.load import DEFAULT_MODEL, choose_dtype, load, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30

@@ -1,4 +1,4 @@
-"""Releasing the loading thread's OpenMP team (writing/omp.py) is real and harmless."""
+"""Releasing the loading thread's OpenMP team (writing/runtime/omp.py) is real and harmless."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from writing import omp
+from writing.runtime import omp
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="torch ships libgomp on Linux only")

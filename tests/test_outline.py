@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from writing.errors import ParamError, StudioError
-from writing.outline import (
+from writing.compose.outline import (
     Outline,
     OutlineParseError,
     Section,
@@ -26,6 +25,7 @@ from writing.outline import (
     set_locked,
     set_text,
 )
+from writing.errors import ParamError, StudioError
 
 QWEN_HEADINGS = """Sure! Here is a detailed outline for your article.
 

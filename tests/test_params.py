@@ -2,8 +2,8 @@ import math
 
 import pytest
 
+from writing.engines.params import SamplingParams, make_params
 from writing.errors import ParamError
-from writing.params import SamplingParams, make_params
 
 
 def test_defaults_are_the_model_card_values():

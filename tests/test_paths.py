@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from writing import paths
+from writing.library import paths
 
 
 @pytest.fixture(autouse=True)

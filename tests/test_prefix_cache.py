@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from writing.engine import GenerationStats
-from writing.local import LocalEngine
-from writing.params import make_params
+from writing.engines.base import GenerationStats
+from writing.engines.local import LocalEngine
+from writing.engines.params import make_params
 
 GREEDY = make_params(temperature=0.0, max_new_tokens=12)
 BRIEF = ("You are a careful writer. Brief: a blog post about outlines, for new writers, friendly tone. "

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from writing.engines.params import SamplingParams
 from writing.errors import ParamError, StudioError
-from writing.params import SamplingParams
-from writing.presets import (
+from writing.library.presets import (
     BUILTIN_DIR,
     TAB_DEFAULTS,
     Preset,

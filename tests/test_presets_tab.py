@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
+from writing.engines.params import SamplingParams
 from writing.errors import ParamError, StudioError
-from writing.params import SamplingParams
-from writing.presets import BUILTIN_DIR, PresetStore
-from writing.ui.presets_tab import (
+from writing.library.presets import BUILTIN_DIR, PresetStore
+from writing.ui.tabs.presets import (
     FIELDS,
     PresetsTab,
     bounds,

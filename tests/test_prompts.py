@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from writing.errors import StudioError
-from writing.prompts import (
+from writing.compose.prompts import (
     TEMPLATE_DIR,
     PromptError,
     get_template,
@@ -17,6 +16,7 @@ from writing.prompts import (
     render_template,
     template_names,
 )
+from writing.errors import StudioError
 
 BLOG = {
     "topic": "Why small language models matter",

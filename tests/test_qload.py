@@ -1,4 +1,4 @@
-"""Quantise while loading (writing/qload.py): same model as load-then-quantise, without the bf16 copy."""
+"""Quantise while loading (writing/runtime/qload.py): same model as load-then-quantise, without the bf16 copy."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from writing import kernels, qload, quant
 from writing.errors import ModelUnavailableError
-from writing.model import load
+from writing.runtime import kernels, qload, quant
+from writing.runtime.load import load
 
 FUSED = kernels.load()
 

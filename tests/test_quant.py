@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from writing import kernels, quant
-from writing.engine import GenerationStats
-from writing.local import LocalEngine
-from writing.params import make_params
+from writing.engines.base import GenerationStats
+from writing.engines.local import LocalEngine
+from writing.engines.params import make_params
+from writing.runtime import kernels, quant
 
 FUSED = kernels.load()
 needs_fused = pytest.mark.skipif(not FUSED, reason=f"fused kernel unavailable: {kernels.why_not()}")
@@ -69,7 +69,7 @@ def test_fused_int4_matches_reference(weight, rows):
 
 
 def load(path: Path):
-    from writing.model import load as load_model
+    from writing.runtime.load import load as load_model
 
     return load_model(str(path), dtype="bfloat16")
 
@@ -101,7 +101,7 @@ def test_quantized_logits_stay_close_to_bf16(tiny128, monkeypatch, mode, bound, 
 
 
 def test_quantized_model_generates_through_the_engine(tiny_loaded, tiny_model_dir):
-    from writing.model import load as load_model
+    from writing.runtime.load import load as load_model
 
     loaded = load_model(str(tiny_model_dir), dtype="bfloat16")
     quant.quantize_model(loaded.model, "int8")
@@ -113,7 +113,7 @@ def test_quantized_model_generates_through_the_engine(tiny_loaded, tiny_model_di
 
 
 def test_mode_selection(tiny_model_dir):
-    from writing.model import load as load_model
+    from writing.runtime.load import load as load_model
 
     loaded = load_model(str(tiny_model_dir), dtype="bfloat16")
     with pytest.raises(ValueError, match="int8"):

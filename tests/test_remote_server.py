@@ -17,17 +17,17 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from tests.llama_server import INSTALL_HINT, free_port, have_llama_server, llama_server
-from writing.engine import GenerationStats
-from writing.errors import BudgetError, GenerationError
-from writing.params import make_params
-from writing.remote import (
+from tests.support.llama_server import INSTALL_HINT, free_port, have_llama_server, llama_server
+from writing.engines.base import GenerationStats
+from writing.engines.params import make_params
+from writing.engines.remote import (
     RemoteAuthError,
     RemoteEngine,
     RemoteNotFoundError,
     RemoteRequestError,
     RemoteUnreachableError,
 )
+from writing.errors import BudgetError, GenerationError
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def _require_server() -> None:
 @pytest.fixture(scope="module")
 def gguf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _require_server()
-    from tests.gguf_tiny import convert
+    from tests.support.gguf_tiny import convert
     from writing.tiny import build
 
     root = tmp_path_factory.mktemp("remote-model")
@@ -56,7 +56,7 @@ def gguf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clean_bias(gguf_model: Path) -> dict[str, float]:
-    from tests.gguf_tiny import clean_text_bias
+    from tests.support.gguf_tiny import clean_text_bias
 
     return clean_text_bias(gguf_model.parent / "hf")
 
@@ -76,7 +76,7 @@ def engine(server_url: str):
 
 @pytest.fixture
 def endless_engine(server_url: str, clean_bias: dict[str, float]):
-    """Runs to max_tokens, streaming whole characters (see tests.gguf_tiny.clean_text_bias)."""
+    """Runs to max_tokens, streaming whole characters (see tests.support.gguf_tiny.clean_text_bias)."""
     engine = RemoteEngine(server_url, max_retries=0, extra_body={"logit_bias": clean_bias})
     yield engine
     engine.close()
@@ -303,7 +303,7 @@ def studio(gguf_model: Path, tmp_path_factory: pytest.TempPathFactory):
 
     import httpx
 
-    from tests.llama_server import _stop
+    from tests.support.llama_server import _stop
 
     root = Path(__file__).resolve().parent.parent
     with llama_server(gguf_model, n_ctx=2048) as url:

@@ -9,9 +9,8 @@ import httpx2
 import openai
 import pytest
 
-from writing.errors import BusyError, GenerationError, StudioError
-from writing.params import make_params
-from writing.remote import (
+from writing.engines.params import make_params
+from writing.engines.remote import (
     RemoteAuthError,
     RemoteEngine,
     RemoteNotFoundError,
@@ -23,6 +22,7 @@ from writing.remote import (
     chatml,
     request_options,
 )
+from writing.errors import BusyError, GenerationError, StudioError
 
 URL = "http://127.0.0.1:9/v1"
 

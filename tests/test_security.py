@@ -1,7 +1,7 @@
 """Security: login over HTTP, per-user drafts, --share warning + banner, file routes that serve no app
 file, model output rendered inert in a real browser, generated code never run, per-user rate limit.
 
-Everything talks to 127.0.0.1 only. The rendering and code tests use FixedTextEngine (tests/hardening.py)
+Everything talks to 127.0.0.1 only. The rendering and code tests use FixedTextEngine (tests/support/hardening.py)
 because a random tiny model cannot be made to emit a chosen XSS canary; every other test uses the real model.
 """
 
@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.hardening import FixedTextEngine, blog_data, call, serve
-from writing.auth import Credentials
-from writing.local import LocalEngine
-from writing.ratelimit import RateLimiter
+from tests.support.hardening import FixedTextEngine, blog_data, call, serve
+from writing.access.auth import Credentials
+from writing.access.ratelimit import RateLimiter
+from writing.engines.local import LocalEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
@@ -37,7 +37,7 @@ def engine(tiny_loaded) -> LocalEngine:
 # ---------------------------------------------------------------- login and per-user drafts
 
 def test_login_is_required_and_a_wrong_password_is_refused_over_http(engine, tmp_path):
-    from writing.store import DraftStore
+    from writing.library.store import DraftStore
 
     store = DraftStore(tmp_path / "drafts.db")
     users = Credentials({"ann": "correct horse", "bob": "battery staple"})
@@ -130,7 +130,7 @@ def _file_urls(server_url: str, targets: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("allow_project", [False, True], ids=["default", "project-in-allowed_paths"])
 def test_gradio_file_routes_serve_no_app_file_and_no_drafts_db(engine, isolated_user_state, allow_project):
-    from writing.store import DraftStore
+    from writing.library.store import DraftStore
 
     db_path = isolated_user_state / "drafts.db"
     isolated_user_state.mkdir(parents=True, exist_ok=True)
@@ -291,7 +291,7 @@ def test_per_user_rate_limit_refuses_with_a_clear_message(engine):
 def test_closing_the_tab_ends_generation_within_a_step(engine, browser):
     """The writer closes the tab mid-run: gradio drops the dead session's event, the handler's generator is
     closed, its `finally` sets the cancel Event and generate() stops after the current decode step."""
-    from tests.hardening import generate_threads, wait_idle
+    from tests.support.hardening import generate_threads, wait_idle
 
     with serve(engine) as server:
         step = 1.0 / max(_warm_speed(server), 1e-3)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from writing.errors import StudioError
-from writing.store import (
+from writing.library.store import (
     DB_NAME,
     SCHEMA_VERSION,
     Autosaver,
@@ -376,7 +376,7 @@ def test_purge_trash_really_deletes_only_old_trash(store: DraftStore) -> None:
 
 def test_default_store_lives_in_the_data_dir_or_says_why_not(isolated_user_state: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from writing.store import open_default_store
+    from writing.library.store import open_default_store
 
     store, problem = open_default_store()
     assert problem == "" and store.path == isolated_user_state / DB_NAME

@@ -1,6 +1,6 @@
 """kill -9 a real writer process at random points while it autosaves; nothing committed may be lost.
 
-The writer (tests/store_writer.py) prints `SAVED <id> <version> <user>` after each save returns. After each
+The writer (tests/support/store_writer.py) prints `SAVED <id> <version> <user>` after each save returns. After each
 kill the database must open, pass PRAGMA integrity_check, and hold for every draft the last version the
 writer reported, or the one after it (killed between COMMIT and print), with exactly that text.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.store_writer import content_for
-from writing.store import DraftStore
+from tests.support.store_writer import content_for
+from writing.library.store import DraftStore
 
-WRITER = Path(__file__).with_name("store_writer.py")
+WRITER = Path(__file__).with_name("support") / "store_writer.py"
 ROUNDS = 60
 
 

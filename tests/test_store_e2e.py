@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from tests.ui_server import free_port
-from writing.local import LocalEngine
-from writing.store import DB_NAME, DraftStore
+from tests.support.ui_server import free_port
+from writing.engines.local import LocalEngine
+from writing.library.store import DB_NAME, DraftStore
 from writing.ui.app import UIContext, build_app, launch
 
 USERS = [("alice", "alice-pw"), ("bob", "bob-pw")]

@@ -10,14 +10,14 @@ from types import SimpleNamespace
 import docx
 import pytest
 
+from writing.engines.messages import clean_text
+from writing.engines.params import make_params
 from writing.errors import StudioError
-from writing.messages import clean_text
-from writing.params import make_params
-from writing.store import DB_NAME, DraftStore
+from writing.library.store import DB_NAME, DraftStore
 from writing.ui.autosave import transcript
-from writing.ui.library import Library, build_library_tab
 from writing.ui.runs import SessionRuns
 from writing.ui.streaming import stream_reply
+from writing.ui.tabs.library import Library, build_library_tab
 
 
 def request(user: str | None = None, session: str = "session-1") -> SimpleNamespace:
@@ -198,7 +198,7 @@ def test_a_refused_run_leaves_no_empty_draft_in_the_list(ctx) -> None:
 def test_open_a_chat_draft_back_into_the_chat_tab(ctx) -> None:
     import gradio as gr
 
-    from writing.ui.library import openers
+    from writing.ui.tabs.library import openers
 
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     run(ctx, request(), kind="chat", title="Hi", messages=messages)
@@ -232,7 +232,7 @@ def test_a_trimmed_chat_still_saves_the_whole_conversation(ctx) -> None:
 
 def test_space_without_storage_warns_that_drafts_are_temporary(ctx, monkeypatch: pytest.MonkeyPatch,
                                                                tmp_path: Path) -> None:
-    from writing import paths
+    from writing.library import paths
 
     lib = Library(ctx)
     assert lib.notice() == ""

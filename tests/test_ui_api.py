@@ -18,10 +18,10 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError, Status
 
-from tests.ui_server import last_run, serve_studio
-from writing.local import LocalEngine
-from writing.ui.chat import fit_history
-from writing.ui.code import highlight_language, parses, split_answer, syntax_note
+from tests.support.ui_server import last_run, serve_studio
+from writing.engines.local import LocalEngine
+from writing.ui.tabs.chat import fit_history
+from writing.ui.tabs.code import highlight_language, parses, split_answer, syntax_note
 
 LONG = 1500  # tokens: the tiny model needs tens of seconds for this, so a run is surely still going when stopped
 SAMPLING = dict(temperature=0.8, top_p=0.9, top_k=40, seed=7)

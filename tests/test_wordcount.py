@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from writing.wordcount import count_words, length_score
+from writing.compose.wordcount import count_words, length_score
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from typing import Any
 
 import gradio as gr
 
-from writing.engine import Engine, GenerationStats
-from writing.presets import PresetStore
+from writing.engines.base import Engine, GenerationStats
+from writing.library.presets import PresetStore
 from writing.ui.guard import sanitize_everything
 from writing.ui.i18n import I18N, t
 from writing.ui.runs import SessionRuns
@@ -36,21 +36,21 @@ class UIContext:
     engine: Engine
     runs: SessionRuns = field(default_factory=SessionRuns)
     presets: PresetStore = field(default_factory=PresetStore)
-    store: Any = None  # writing.store.DraftStore | None (drafts library; None = no autosave)
+    store: Any = None  # writing.library.store.DraftStore | None (drafts library; None = no autosave)
     user_of: Callable[[gr.Request | None], str] = _local_user
     last_stats: GenerationStats | None = None  # the last finished run, for the status line
     store_problem: str = ""  # why `store` is None (e.g. read-only data folder), shown in the Library tab
-    limiter: Any = None  # writing.ratelimit.RateLimiter | None: per-user requests per window (writing/ui/guard.py)
+    limiter: Any = None  # access.ratelimit.RateLimiter | None: per-user requests per window (ui/guard.py)
     banner: str = ""  # a warning shown above the tabs, e.g. a public share link without a login
 
 
 def build_app(ctx: UIContext, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> gr.Blocks:
-    from writing.ui.blog import build_blog_tab
-    from writing.ui.chat import build_chat_tab
-    from writing.ui.code import build_code_tab
-    from writing.ui.library import build_library_tab
-    from writing.ui.longform import build_longform_tab
-    from writing.ui.presets_tab import build_presets_tab
+    from writing.ui.tabs.blog import build_blog_tab
+    from writing.ui.tabs.chat import build_chat_tab
+    from writing.ui.tabs.code import build_code_tab
+    from writing.ui.tabs.library import build_library_tab
+    from writing.ui.tabs.longform import build_longform_tab
+    from writing.ui.tabs.presets import build_presets_tab
 
     with gr.Blocks(title="Writing Studio") as app:
         with gr.Row(elem_id="studio-header"):
@@ -104,6 +104,6 @@ def blocked_paths() -> list[str]:
     """Absolute folders gradio must never serve: this project (code, checkpoints) and the data folder."""
     from pathlib import Path
 
-    from writing.paths import resolve_data_dir
+    from writing.library.paths import resolve_data_dir
 
     return [str(Path(__file__).resolve().parents[2]), str(resolve_data_dir().resolve())]

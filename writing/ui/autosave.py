@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.engine import GenerationStats
-from writing.messages import clean_text, content_text
-from writing.store import KINDS, Autosaver
+from writing.engines.base import GenerationStats
+from writing.engines.messages import clean_text, content_text
+from writing.library.store import KINDS, Autosaver
 
 if TYPE_CHECKING:
     from writing.ui.app import UIContext

@@ -2,7 +2,7 @@
 
 One place (called by `stream_reply`) so every tab and every API route gets the same limits:
 
-- a per-user rate limit (`ctx.limiter`, a writing.ratelimit.RateLimiter; None = unlimited);
+- a per-user rate limit (`ctx.limiter`, a writing.access.ratelimit.RateLimiter; None = unlimited);
 - a size limit on the prompt in characters, checked BEFORE tokenising: a megabyte pasted into a
   textbox must get a "too long" message at once, not minutes of tokeniser work on 2 CPUs. The
   limit is generous (16 characters per context token, more than any tokenizer packs), so the
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from writing.engines.messages import content_text
 from writing.errors import BudgetError, StudioError
-from writing.messages import content_text
 
 if TYPE_CHECKING:
     from writing.ui.app import UIContext

@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from writing.longform import Brief, assemble
-from writing.outline import Outline
-from writing.store import Autosaver, DraftStore
+from writing.compose.longform import Brief, assemble
+from writing.compose.outline import Outline
+from writing.library.store import Autosaver, DraftStore
 
 
 def new_key() -> str:

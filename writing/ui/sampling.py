@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from writing.engines.params import SamplingParams, make_params
 from writing.errors import StudioError
-from writing.params import SamplingParams, make_params
 from writing.ui.guard import BoundedNumber, BoundedSlider  # API input: errors name the field
 from writing.ui.i18n import t
 
@@ -80,8 +80,8 @@ def build_sampling_panel(ctx: UIContext, *, tab: str, max_new_tokens: int | None
 
 
 def _follow_presets_tab(ctx: UIContext, dropdown: gr.Dropdown, *, tab: str) -> None:
-    """The Presets tab's Apply / save / delete update this dropdown (writing/ui/presets_tab.py)."""
-    from writing.ui.presets_tab import follow_applied
+    """The Presets tab's Apply / save / delete update this dropdown (writing/ui/tabs/presets.py)."""
+    from writing.ui.tabs.presets import follow_applied
 
     follow_applied(ctx, dropdown, tab=tab)
 

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.engine import GenerationStats
+from writing.compose.wordcount import count_words
+from writing.engines.base import GenerationStats
+from writing.engines.params import SamplingParams
 from writing.errors import StudioError
-from writing.params import SamplingParams
 from writing.ui import autosave, guard
-from writing.wordcount import count_words
 
 if TYPE_CHECKING:
     from writing.ui.app import UIContext

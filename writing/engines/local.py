@@ -25,10 +25,10 @@ from typing import Any
 import torch
 from transformers import DynamicCache, LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
 
-from writing.engine import DEFAULT_CONTEXT, GenerationStats, check_budget
+from writing.engines.base import DEFAULT_CONTEXT, GenerationStats, check_budget
+from writing.engines.messages import normalize
+from writing.engines.params import SamplingParams
 from writing.errors import GenerationError
-from writing.messages import normalize
-from writing.params import SamplingParams
 
 _POLL_S = 0.1  # how often a waiting consumer re-checks the generate thread and its cancel event
 

@@ -92,14 +92,14 @@ def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
     if fused:
         return QuantChoice(DEFAULT_MODE,
                            "fused int8 kernel available: ~1.6x the decode speed of bf16, ~1% error per layer")
-    from writing import kernels
+    from writing.runtime import kernels
 
     return QuantChoice("none", f"no fused kernel ({kernels.why_not() or 'unavailable'}): torch's stock int8 "
                                "kernels slow long prompts down, so weights stay unquantised")
 
 
 def _kernels_ready() -> bool:
-    from writing import kernels
+    from writing.runtime import kernels
 
     return kernels.load()
 
@@ -315,7 +315,7 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
                            time.perf_counter() - started)
     note = ""
     if not fused:
-        from writing import kernels
+        from writing.runtime import kernels
 
         note = f"fused kernel unavailable ({kernels.why_not()}); torch's stock kernels are slower"
     dtype = next(model.parameters()).dtype

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.prompts import render
+from writing.compose.prompts import render
 from writing.ui.i18n import t
-from writing.ui.library import register_opener
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
+from writing.ui.tabs.library import register_opener
 
 if TYPE_CHECKING:
-    from writing.store import Draft
+    from writing.library.store import Draft
     from writing.ui.app import UIContext
 
 # Dropdown label -> (fence tags the model may use, gr.Code language or None = plain text).

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from writing import quant
+from writing.runtime import quant
 
 # safetensors dtype names -> torch dtypes (the ones causal-LM checkpoints use)
 _DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}

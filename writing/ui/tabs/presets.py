@@ -18,9 +18,9 @@ import gradio as gr
 from gradio.context import Context
 from pydantic.fields import FieldInfo
 
+from writing.engines.params import SamplingParams, make_params
 from writing.errors import StudioError
-from writing.params import SamplingParams, make_params
-from writing.presets import Preset, PresetStore, parse_preset
+from writing.library.presets import Preset, PresetStore, parse_preset
 from writing.ui import presets_text
 
 FIELDS: tuple[str, ...] = tuple(SamplingParams.model_fields)

@@ -1,8 +1,8 @@
 """Long-form tab: brief -> outline (editable table) -> section-by-section expansion -> one document.
 
-The whole document lives in one per-session gr.State: the outline as JSON-able data (writing.outline
+The whole document lives in one per-session gr.State: the outline as JSON-able data (writing.compose.outline
 Outline.to_dict(), section texts included), so every action is a pure function of (state, inputs)
-from writing.longform / writing.outline. Generation goes through writing.ui.streaming.stream_reply,
+from writing.compose.longform / writing.compose.outline. Generation goes through writing.ui.streaming.stream_reply,
 so Stop, client disconnect, autosave and errors behave as on every other tab.
 
 API (gradio_client), documented in the README:
@@ -24,9 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.engine import GenerationStats
-from writing.errors import StudioError
-from writing.longform import (
+from writing.compose.longform import (
     REPORT_HEADERS,
     Brief,
     Messages,
@@ -45,7 +43,7 @@ from writing.longform import (
     sections_to_write,
     write_section,
 )
-from writing.outline import (
+from writing.compose.outline import (
     TABLE_HEADERS,
     Outline,
     OutlineParseError,
@@ -57,16 +55,18 @@ from writing.outline import (
     outline_to_rows,
     parse_outline,
 )
-from writing.params import SamplingParams
+from writing.engines.base import GenerationStats
+from writing.engines.params import SamplingParams
+from writing.errors import StudioError
 from writing.ui.autosave import user_of
 from writing.ui.i18n import t
-from writing.ui.library import register_opener
 from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
+from writing.ui.tabs.library import register_opener
 
 if TYPE_CHECKING:
-    from writing.store import Draft
+    from writing.library.store import Draft
     from writing.ui.app import UIContext
 
 LANGUAGES = [("Auto (language of the topic) / 自动", "auto"), ("English", "English"), ("中文", "中文")]

@@ -1,7 +1,7 @@
 """Long-form writing: brief -> outline -> section-by-section expansion -> one document.
 
 The plan follows LongWriter's AgentWrite: the model first plans the document as sections with key
-points and word targets (writing.outline parses and edits that plan), then writes one section per
+points and word targets (writing.compose.outline parses and edits that plan), then writes one section per
 request given the brief, the whole plan, a short summary of what came before and the tail of the
 previous section. A CPU cannot re-read 10,000 words for every section, so each section's prompt is
 kept under a fixed token budget, and its first part (brief + plan, the system message) is identical
@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from writing.engine import Engine, GenerationStats
+from writing.compose.outline import Outline, Section, edit_section, parse_outline, render_outline
+from writing.compose.prompts import is_chinese, render
+from writing.compose.wordcount import count_words, length_score
+from writing.engines.base import Engine, GenerationStats
+from writing.engines.params import SamplingParams
 from writing.errors import BudgetError, EmptyPromptError, ParamError, StudioError
-from writing.outline import Outline, Section, edit_section, parse_outline, render_outline
-from writing.params import SamplingParams
-from writing.prompts import is_chinese, render
-from writing.wordcount import count_words, length_score
 
 Messages = list[dict[str, str]]
 StreamFn = Callable[[Messages, SamplingParams], Iterator[tuple[str, GenerationStats]]]
@@ -128,7 +128,7 @@ def outline_messages(brief: Brief) -> Messages:
 def outline_from_reply(brief: Brief, reply: str) -> Outline:
     """Parse the model's plan; targets are completed and scaled to the brief's total.
 
-    Raises writing.outline.OutlineParseError (with .raw = reply) when no sections are found.
+    Raises writing.compose.outline.OutlineParseError (with .raw = reply) when no sections are found.
     """
     return parse_outline(reply, total_words=brief.total_words, title=brief.topic)
 
@@ -254,7 +254,7 @@ def section_messages(brief: Brief, outline: Outline, index: int, *, mode: str = 
     """The prompt for section `index` ("write" it anew or "continue" its text), at most budget_tokens.
 
     The system message (brief + plan) comes FIRST and is byte-identical for every section and both
-    modes, so an engine with prefix KV reuse (writing/local.py) computes it once per document. The
+    modes, so an engine with prefix KV reuse (writing/engines/local.py) computes it once per document. The
     summary and the tail change per section and sit in the user message after it; they shrink until
     the prompt fits. If the brief and plan alone do not fit, that is a BudgetError, never a silent cut.
     """

@@ -1,6 +1,6 @@
 """Run a real llama.cpp server (llama-cpp-python[server]) on 127.0.0.1 for the remote-engine tests.
 
-    python -m tests.llama_server MODEL.gguf [--n-ctx 512] [--api-key KEY]   # serve until Ctrl-C
+    python -m tests.support.llama_server MODEL.gguf [--n-ctx 512] [--api-key KEY]   # serve until Ctrl-C
 
 `llama_server(...)` is a context manager: it picks a free port, starts
 `python -m llama_cpp.server`, waits until /v1/models answers, yields the /v1 base URL, and always
@@ -109,8 +109,8 @@ def _tail(path: str, lines: int = 40) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.llama_server", description=__doc__.split("\n")[0])
-    parser.add_argument("model", help="a .gguf file (python -m tests.gguf_tiny makes a tiny one)")
+    parser = argparse.ArgumentParser(prog="python -m tests.support.llama_server", description=__doc__.split("\n")[0])
+    parser.add_argument("model", help="a .gguf file (python -m tests.support.gguf_tiny makes a tiny one)")
     parser.add_argument("--n-ctx", type=int, default=512)
     parser.add_argument("--api-key", default=None)
     args = parser.parse_args(argv)

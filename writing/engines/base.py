@@ -2,8 +2,8 @@
 
     stream(messages, params, cancel, *, stats) -> Iterator[str]
 
-Backends: `writing.local.LocalEngine` (transformers on this CPU) and
-`writing.remote.RemoteEngine` (an OpenAI-compatible server). The UI sees only this protocol.
+Backends: `writing.engines.local.LocalEngine` (transformers on this CPU) and
+`writing.engines.remote.RemoteEngine` (an OpenAI-compatible server). The UI sees only this protocol.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from writing.engines.params import SamplingParams
 from writing.errors import BudgetError
-from writing.params import SamplingParams
 
 DEFAULT_CONTEXT = 8192
 

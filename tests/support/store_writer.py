@@ -1,6 +1,6 @@
 """Crash-test writer: autosaves drafts as fast as it can and reports each commit on stdout.
 
-    python tests/store_writer.py DB_PATH SEED
+    python tests/support/store_writer.py DB_PATH SEED
 
 Prints `READY`, then after every save that returned (i.e. committed) `SAVED <id> <version> <user>`, flushed,
 so the parent test knows the last version that must survive a `kill -9` at any instant. The content
@@ -16,9 +16,9 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from writing.store import Autosaver, DraftStore  # noqa: E402 - after the path fix on purpose
+from writing.library.store import Autosaver, DraftStore  # noqa: E402 - after the path fix on purpose
 
 SIZES = (10, 200, 4_000, 60_000, 300_000)
 

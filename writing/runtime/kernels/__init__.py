@@ -3,7 +3,7 @@
 `load()` returns True when `torch.ops.studio_qmm` is ready. It builds once per machine into
 ~/.cache/writing-studio/kernels (about a minute on 2 cores; needs a C++ compiler and ninja) and
 only on CPUs with the instructions the kernel uses; anything else returns False with a reason in
-`why_not()`, and writing.quant falls back to torch's stock kernels.
+`why_not()`, and writing.runtime.quant falls back to torch's stock kernels.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def load(*, verbose: bool = False) -> bool:
 def _load(*, verbose: bool) -> tuple[bool, str]:
     if os.environ.get("STUDIO_NO_KERNELS"):
         return False, "disabled by STUDIO_NO_KERNELS"
-    from writing.model import cpu_flags
+    from writing.runtime.load import cpu_flags
 
     missing = sorted(NEEDED_FLAGS - cpu_flags())
     if missing:

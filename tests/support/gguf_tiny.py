@@ -1,6 +1,6 @@
 """Convert the tiny Qwen3 checkpoint (writing/tiny.py) into a GGUF file llama.cpp can serve.
 
-    python -m tests.gguf_tiny CHECKPOINT_DIR OUT.gguf
+    python -m tests.support.gguf_tiny CHECKPOINT_DIR OUT.gguf
 
 Why not llama.cpp's convert_hf_to_gguf.py: it recognises a tokenizer's pre-tokenizer by hashing
 the token ids of a fixed test string, and the tiny tokenizer (trained here on a few lines) has no
@@ -153,7 +153,7 @@ def _byte_decoder() -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.gguf_tiny", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.support.gguf_tiny", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", help="folder written by `python -m writing.tiny`")
     parser.add_argument("out", help="GGUF file to write")
     args = parser.parse_args(argv)

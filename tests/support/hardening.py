@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.ui_server import StudioServer, _wait_until_up, free_port
+from tests.support.ui_server import StudioServer, _wait_until_up, free_port
 from writing.ui.app import UIContext, build_app, launch
 
 

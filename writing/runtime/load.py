@@ -4,9 +4,9 @@ Resolution order: a local folder is used as is; otherwise the id is fetched into
 Hugging Face cache (honouring HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE). Unquantised loading goes
 through `AutoModelForCausalLM.from_pretrained`, which in transformers 5 streams safetensors shards
 into place, so peak memory stays near the weight bytes; int8/int4 are quantised while loading
-(writing/qload.py). Then the decode speed-ups are put in place: the fused bf16 GEMV or quantised
-layers (writing/quant.py), the lean decode step (writing/fastpath.py), and the loading thread's
-OpenMP workers are released (writing/omp.py).
+(writing/runtime/qload.py). Then the decode speed-ups are put in place: the fused bf16 GEMV or quantised
+layers (writing/runtime/quant.py), the lean decode step (writing/runtime/fastpath.py), and the loading thread's
+OpenMP workers are released (writing/runtime/omp.py).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class LoadedModel:
     dtype: str
     dtype_reason: str
     load_seconds: float
-    quant: Any = None  # writing.quant.QuantReport: what quantize= did (for "none": the bf16 kernel swap)
+    quant: Any = None  # writing.runtime.quant.QuantReport: what quantize= did (for "none": the bf16 kernel swap)
 
 
 def hub_cache_dir() -> str:
@@ -159,7 +159,7 @@ def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | Non
     except Exception as exc:  # noqa: BLE001 - corrupt shards, wrong architecture: one line, no wall
         raise ModelUnavailableError(f"Could not load {model} from {path}: {type(exc).__name__}: {exc}") from None
     llm.eval()
-    from writing import fastpath, omp
+    from writing.runtime import fastpath, omp
 
     fastpath.install(llm)  # the lean one-token decode step (same math, less Python per layer)
     omp.release_thread_pool()  # generation runs on other threads: this one's OpenMP workers would slow them
@@ -170,8 +170,8 @@ def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | Non
 
 def _load_weights(path: Path, dtype: Any, quantize: str, auto_class: Any) -> tuple[Any, Any]:
     """The model, quantised while loading where the checkpoint allows (peak RSS near the int8 bytes)."""
-    from writing.qload import NotStreamable, load_quantized
-    from writing.quant import quantize_model
+    from writing.runtime.qload import NotStreamable, load_quantized
+    from writing.runtime.quant import quantize_model
 
     if quantize == "none":
         llm = auto_class.from_pretrained(path, dtype=dtype)

@@ -2,7 +2,7 @@
 
 The draft and the list of revision requests live in per-session gr.State, so a follow-up
 ("make it shorter") revises the current draft with the earlier requests kept in view. Prompts
-are data: templates `blog`, `blog_revise`, `blog_continue` (writing/prompt_templates/).
+are data: templates `blog`, `blog_revise`, `blog_continue` (writing/compose/prompt_templates/).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.prompts import is_chinese, render
+from writing.compose.prompts import is_chinese, render
 from writing.ui.guard import BoundedSlider  # API input: errors name the field
 from writing.ui.i18n import t
-from writing.ui.library import register_opener
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
+from writing.ui.tabs.library import register_opener
 
 if TYPE_CHECKING:
-    from writing.store import Draft
+    from writing.library.store import Draft
     from writing.ui.app import UIContext
 
 # Checkbox value -> what the prompt asks for (English / Chinese prompt variants).

@@ -1,4 +1,4 @@
-"""Prompt templates as data: writing/prompt_templates/<name>.yaml -> chat messages.
+"""Prompt templates as data: writing/compose/prompt_templates/<name>.yaml -> chat messages.
 
 A template file (validated on load; a broken one raises PromptError naming the file and the key):
 

@@ -20,11 +20,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from writing.engines.params import SamplingParams, make_params
 from writing.errors import ParamError, StudioError
-from writing.params import SamplingParams, make_params
-from writing.paths import resolve_data_dir
+from writing.library.paths import resolve_data_dir
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "presets"
 NAME_MAX = 64
 DESCRIPTION_MAX = 500
 FILE_MAX_BYTES = 64 * 1024  # a preset is a dozen lines; anything bigger is not one
@@ -128,7 +128,7 @@ def parse_preset(data: Any, *, default_name: str | None = None) -> Preset:
 
 
 def default_user_dir() -> Path:
-    """`<data dir>/presets` (data dir rules: writing/paths.py); created on the first save."""
+    """`<data dir>/presets` (data dir rules: writing/library/paths.py); created on the first save."""
     return resolve_data_dir() / "presets"
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from writing.compose.wordcount import count_words
 from writing.errors import StudioError
-from writing.wordcount import count_words
 
 KINDS = ("blog", "code", "chat", "outline", "section", "longform")
 STATUSES = ("streaming", "done", "stopped", "error")
@@ -167,7 +167,7 @@ class DraftStore:
 
     @classmethod
     def in_data_dir(cls) -> DraftStore:
-        from writing.paths import data_dir
+        from writing.library.paths import data_dir
 
         try:
             folder = data_dir()
@@ -435,7 +435,7 @@ def open_default_store(*, trash_retention_s: float = TRASH_RETENTION_S) -> tuple
     """The studio's store in the data dir, or (None, why) so the studio still runs and says drafts aren't saved.
 
     Drafts in the trash longer than `trash_retention_s` are purged here, for every user (the Library
-    also purges its user's expired trash while the studio runs: see writing/ui/library.py).
+    also purges its user's expired trash while the studio runs: see writing/ui/tabs/library.py).
     """
     try:
         store = DraftStore.in_data_dir()

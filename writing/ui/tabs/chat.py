@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.engine import check_budget
+from writing.compose.prompts import render
+from writing.engines.base import check_budget
+from writing.engines.messages import content_text
 from writing.errors import StudioError
-from writing.messages import content_text
-from writing.prompts import render
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stop_session, stream_reply
 
 if TYPE_CHECKING:
-    from writing.engine import Engine
+    from writing.engines.base import Engine
     from writing.ui.app import UIContext
 
 Message = dict[str, str]

@@ -24,9 +24,9 @@ import gradio as gr
 from gradio.context import Context
 
 from writing.errors import StudioError
-from writing.export import export_docx, export_markdown
-from writing.paths import is_ephemeral
-from writing.store import TRASH_RETENTION_S, Draft, DraftStore, DraftSummary
+from writing.library.export import export_docx, export_markdown
+from writing.library.paths import is_ephemeral
+from writing.library.store import TRASH_RETENTION_S, Draft, DraftStore, DraftSummary
 from writing.ui.autosave import user_of
 from writing.ui.i18n import t
 

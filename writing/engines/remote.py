@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 import httpx
 import openai
 
-from writing.engine import DEFAULT_CONTEXT, GenerationStats, check_budget
+from writing.engines.base import DEFAULT_CONTEXT, GenerationStats, check_budget
+from writing.engines.messages import normalize
+from writing.engines.params import SamplingParams
 from writing.errors import BusyError, GenerationError, ModelUnavailableError, StudioError
-from writing.messages import normalize
-from writing.params import SamplingParams
 
 _WATCH_S = 0.05  # how often the Stop watcher re-checks its request's cancel Event
 _BYTES_PER_TOKEN = 2  # conservative: Qwen's BPE averages ~4 bytes/token on English, ~2.5-3 on CJK
