@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from writing.runtime.cpu import current_rss_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 ENGINE_MODES = ("bf16", "int8", "int4")
@@ -36,16 +38,6 @@ ALL_MODES = ("baseline", *ENGINE_MODES)
 
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def current_rss_bytes() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def prompt_ids(length: int, *, seed: int, low: int = 3, high: int = 700) -> Any:
@@ -239,16 +231,9 @@ def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    from writing.runtime.load import cpu_flags
+    from writing.runtime.cpu import cpu_flags, cpu_model
 
-    model_name = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model_name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model_name = cpu_model()
     flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "avx_vnni"})
     import torch
     import transformers

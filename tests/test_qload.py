@@ -45,7 +45,7 @@ IDS = torch.randint(3, 700, (1, 24), generator=torch.Generator().manual_seed(1))
 def test_streamed_load_equals_load_then_quantise(tiny128, monkeypatch, mode, fused):
     if fused and not FUSED:
         pytest.fail(f"fused kernel unavailable: {kernels.why_not()}")
-    monkeypatch.setattr(quant, "_kernels_ready", lambda: fused)
+    monkeypatch.setattr(quant, "kernels_ready", lambda: fused)
     reference = load(str(tiny128), dtype="bfloat16").model
     ref_report = quant.quantize_model(reference, mode)
     model, report = qload.load_quantized(tiny128, mode=mode, dtype=torch.bfloat16)

@@ -86,7 +86,7 @@ def last_logits(model, ids: torch.Tensor) -> torch.Tensor:
 def test_quantized_logits_stay_close_to_bf16(tiny128, monkeypatch, mode, bound, fused):
     if fused and not FUSED:
         pytest.skip(f"fused kernel unavailable: {kernels.why_not()}")
-    monkeypatch.setattr(quant, "_kernels_ready", lambda: fused)
+    monkeypatch.setattr(quant, "kernels_ready", lambda: fused)
     ids = torch.randint(3, 700, (1, 48), generator=torch.Generator().manual_seed(1))
     ref = last_logits(load(tiny128).model, ids)
     model = load(tiny128).model

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 
 from tests.support.ui_server import StudioServer, _wait_until_up, free_port
+from writing.runtime.cpu import current_rss_bytes
 from writing.ui.app import UIContext, build_app, launch
 
 
@@ -83,8 +83,7 @@ def generate_threads() -> list[threading.Thread]:
 
 
 def rss_bytes() -> int:
-    with open(f"/proc/{os.getpid()}/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return current_rss_bytes()
 
 
 def wait_idle(engine: Any, timeout: float = 30.0) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from writing.errors import ModelUnavailableError
+from writing.runtime.cpu import available_ram_bytes, cpu_flags
 
 DEFAULT_MODEL = "Qwen/Qwen3-4B-Instruct-2507"
 DTYPES = ("auto", "bfloat16", "float32")
@@ -90,27 +91,6 @@ def _missing_message(model: str, *, reason: str) -> str:
         f"  hf download {model}\n"
         f"or pass a local folder: python studio.py --model /path/to/checkpoint"
     )
-
-
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def available_ram_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def checkpoint_bytes(path: Path) -> int:

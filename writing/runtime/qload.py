@@ -107,7 +107,7 @@ def load_quantized(folder: Path, *, mode: str, dtype: torch.dtype) -> tuple[Any,
             raise NotStreamable(f"{name} is missing from the checkpoint")
         return read_tensor(entries[name], into=None if keep else staging).to(dtype)
 
-    fused = quant._kernels_ready()
+    fused = quant.kernels_ready()
     layers = 0
     head = model.get_output_embeddings()
     decoder = model.get_decoder()
@@ -134,7 +134,7 @@ def load_quantized(folder: Path, *, mode: str, dtype: torch.dtype) -> tuple[Any,
     model.eval()
     backend = "fused" if fused else "stock"
     note = "" if fused else "fused kernel unavailable; torch's stock kernels are slower"
-    report = quant.QuantReport(mode, backend, layers, bytes_before, quant._param_bytes(model),
+    report = quant.QuantReport(mode, backend, layers, bytes_before, quant.param_bytes(model),
                                time.perf_counter() - started, note)
     return model, report
 

@@ -88,7 +88,7 @@ def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
         raise ValueError(f"--quantize must be one of {', '.join(CHOICES)}, got {requested!r}")
     if requested != "auto":
         return QuantChoice(requested, "chosen with --quantize")
-    fused = _kernels_ready() if fused is None else fused
+    fused = kernels_ready() if fused is None else fused
     if fused:
         return QuantChoice(DEFAULT_MODE,
                            "fused int8 kernel available: ~1.6x the decode speed of bf16, ~1% error per layer")
@@ -98,7 +98,7 @@ def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
                                "kernels slow long prompts down, so weights stay unquantised")
 
 
-def _kernels_ready() -> bool:
+def kernels_ready() -> bool:
     from writing.runtime import kernels
 
     return kernels.load()
@@ -291,7 +291,7 @@ class Int8Embedding(nn.Module):
 
 # --------------------------------------------------------------------------- whole model
 
-def _param_bytes(model: nn.Module) -> int:
+def param_bytes(model: nn.Module) -> int:
     seen: set[int] = set()
     total = 0
     for tensor in list(model.parameters()) + list(model.buffers()):
@@ -307,8 +307,8 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
     if mode not in MODES:
         raise ValueError(f"--quantize must be one of {', '.join(MODES)}, got {mode!r}")
     started = time.perf_counter()
-    before = _param_bytes(model)
-    fused = _kernels_ready()
+    before = param_bytes(model)
+    fused = kernels_ready()
     if mode == "none":  # bf16 weights as they are; decode through the fused bf16 GEMV where it applies
         swapped = use_bf16_kernel(model) if fused else 0
         return QuantReport(mode, "fused" if swapped else "none", swapped, before, before,
@@ -336,7 +336,7 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
     if isinstance(head, nn.Linear):
         count += _quantize_head(model, head, dtype=dtype, fused=fused, backends=backends)
     _own_remaining_params(model)
-    after = _param_bytes(model)
+    after = param_bytes(model)
     backend = backends.pop() if len(backends) == 1 else "mixed"
     return QuantReport(mode, backend, count, before, after, time.perf_counter() - started, note)
 

@@ -42,7 +42,7 @@ def load(*, verbose: bool = False) -> bool:
 def _load(*, verbose: bool) -> tuple[bool, str]:
     if os.environ.get("STUDIO_NO_KERNELS"):
         return False, "disabled by STUDIO_NO_KERNELS"
-    from writing.runtime.load import cpu_flags
+    from writing.runtime.cpu import cpu_flags
 
     missing = sorted(NEEDED_FLAGS - cpu_flags())
     if missing:

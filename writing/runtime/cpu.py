@@ -1,0 +1,47 @@
+"""What this machine is: CPU model and instruction flags, free RAM, this process's RSS.
+
+The one reader of /proc in the studio. Every function degrades to "unknown" (empty set, "", None,
+0) where /proc is missing or different (macOS, Windows; ARM Linux lists "Features", not "flags"),
+so callers fall back instead of failing to import or start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _proc_lines(name: str) -> list[str]:
+    try:
+        return Path("/proc", name).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _first_field(name: str, key: str) -> str | None:
+    """The value after ':' of the first line of /proc/<name> that starts with `key`."""
+    for line in _proc_lines(name):
+        if line.startswith(key):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def cpu_flags() -> set[str]:
+    """x86 instruction-set flags of CPU 0 (avx2, avx512_vnni, ...); empty where unknown."""
+    return set((_first_field("cpuinfo", "flags") or "").split())
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name ("AMD EPYC 7B13"), "" where unknown."""
+    return _first_field("cpuinfo", "model name") or ""
+
+
+def available_ram_bytes() -> int | None:
+    """MemAvailable: what can be allocated without swapping; None where unknown."""
+    value = _first_field("meminfo", "MemAvailable")
+    return int(value.split()[0]) * 1024 if value else None
+
+
+def current_rss_bytes() -> int:
+    """This process's resident memory now (VmRSS); 0 where unknown."""
+    value = _first_field("self/status", "VmRSS")
+    return int(value.split()[0]) * 1024 if value else 0
