@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     from writing.library.store import open_default_store
-    from writing.ui.app import UIContext, build_app, launch
+    from writing.ui.app import build_app, launch
+    from writing.ui.context import UIContext
 
     store, store_problem = open_default_store()
     print(f"[studio] drafts: {store.path if store else 'NOT SAVED: ' + store_problem}", flush=True)

@@ -26,7 +26,8 @@ from gradio.i18n import I18nData
 from writing.compose.longform import _close_fences
 from writing.engines.local import LocalEngine
 from writing.library.store import DB_NAME, TRASH_RETENTION_S, DraftStore, open_default_store
-from writing.ui.app import UIContext, build_app
+from writing.ui.app import build_app
+from writing.ui.context import UIContext
 from writing.ui.i18n import EN, ZH
 from writing.ui.tabs.library import Library
 

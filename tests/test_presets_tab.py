@@ -11,17 +11,9 @@ import pytest
 from writing.engines.params import SamplingParams
 from writing.errors import ParamError, StudioError
 from writing.library.presets import BUILTIN_DIR, PresetStore
-from writing.ui.tabs.presets import (
-    FIELDS,
-    PresetsTab,
-    bounds,
-    build_presets_tab,
-    control_values,
-    follow,
-    follow_applied,
-    params_from_values,
-    values_dict,
-)
+from writing.ui.preset_link import follow, follow_applied
+from writing.ui.sampling import FIELDS, bounds, control_values, params_from_values, values_dict
+from writing.ui.tabs.presets import PresetsTab, build_presets_tab
 
 # Control values in FIELDS order, as the sliders / number boxes send them (seed -1 = random).
 WARM = [0.95, 0.9, 40.0, 0.05, 1.1, 0.2, 700.0, -1]
@@ -173,7 +165,7 @@ def test_tab_and_followers_build_in_any_order_and_stay_private(store: PresetStor
         for name in ("blog", "code"):
             with gr.Tab(name):
                 dropdowns.append(gr.Dropdown(store.names(), value=store.for_tab(name).name))
-                follow_applied(ctx, dropdowns[-1], tab=name)
+                follow_applied(store, dropdowns[-1], tab=name)
         if not presets_first:
             build_presets_tab(ctx)
     # Every follower listens to the one state the Presets tab writes, and writes its own dropdown.

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from writing.compose.language import is_chinese, wants_chinese
 from writing.compose.prompts import (
     TEMPLATE_DIR,
     PromptError,
     get_template,
-    is_chinese,
     load_template,
     render,
     render_template,
@@ -215,3 +215,16 @@ def test_valid_custom_template_with_variant(tmp_path: Path) -> None:
 )
 def test_is_chinese(text: str, chinese: bool) -> None:
     assert is_chinese(text) is chinese
+
+
+@pytest.mark.parametrize(("language", "brief", "chinese"), [
+    ("auto", "写一篇关于早起的文章", True), ("", "Why I write", False), ("自动", "写作", True),
+    ("中文", "Why I write", True), ("zh-CN", "Why I write", True), ("Simplified Chinese", "x", True),
+    ("English", "写作", False), ("French", "写作", False), (None, "写作", True),
+])
+def test_one_language_rule(language, brief: str, chinese: bool) -> None:
+    """prompts, the long-form brief and the Blog tab all ask compose.language.wants_chinese."""
+    from writing.compose.longform import make_brief
+
+    assert wants_chinese(language, brief) is chinese
+    assert make_brief(topic=brief, language=language or "auto").chinese is chinese

@@ -332,7 +332,7 @@ def _warm_speed(server) -> float:
 def test_rate_budget_is_per_login_name_else_per_address():
     from types import SimpleNamespace
 
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
     from writing.ui.guard import admit, rate_key
 
     ctx = UIContext(engine=FixedTextEngine("x"), limiter=RateLimiter(limit=1, window_s=60))

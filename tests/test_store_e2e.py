@@ -16,7 +16,8 @@ from gradio_client import Client
 from tests.support.ui_server import free_port
 from writing.engines.local import LocalEngine
 from writing.library.store import DB_NAME, DraftStore
-from writing.ui.app import UIContext, build_app, launch
+from writing.ui.app import build_app, launch
+from writing.ui.context import UIContext
 
 USERS = [("alice", "alice-pw"), ("bob", "bob-pw")]
 

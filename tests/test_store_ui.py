@@ -15,6 +15,7 @@ from writing.engines.params import make_params
 from writing.errors import StudioError
 from writing.library.store import DB_NAME, DraftStore
 from writing.ui.autosave import transcript
+from writing.ui.context import UIContext
 from writing.ui.runs import SessionRuns
 from writing.ui.streaming import stream_reply
 from writing.ui.tabs.library import Library, build_library_tab
@@ -27,8 +28,8 @@ def request(user: str | None = None, session: str = "session-1") -> SimpleNamesp
 @pytest.fixture
 def ctx(tiny_engine, tmp_path: Path):
     store = DraftStore(tmp_path / DB_NAME)
-    yield SimpleNamespace(engine=tiny_engine, runs=SessionRuns(), store=store, last_stats=None,
-                          user_of=lambda r: getattr(r, "username", None) or "local")
+    yield UIContext(engine=tiny_engine, runs=SessionRuns(), store=store,
+                    user_of=lambda r: getattr(r, "username", None) or "local")
     store.close()
 
 
@@ -198,20 +199,21 @@ def test_a_refused_run_leaves_no_empty_draft_in_the_list(ctx) -> None:
 def test_open_a_chat_draft_back_into_the_chat_tab(ctx) -> None:
     import gradio as gr
 
-    from writing.ui.tabs.library import openers
+    from writing.ui.openers import Openers
+    from writing.ui.tabs.chat import build_chat_tab
 
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     run(ctx, request(), kind="chat", title="Hi", messages=messages)
     [summary] = ctx.store.list(user="local")
     draft = ctx.store.get(summary.id, user="local")
-    with gr.Blocks():
-        with gr.Tabs(elem_id="studio-tabs"):
-            with gr.Tab("Chat", id="chat"):
-                chatbot = gr.Chatbot(elem_id="chat-history")
-            found = openers(ctx)
+    ctx.openers = Openers()
+    with gr.Blocks() as app:
+        with gr.Tabs(elem_id="studio-tabs") as ctx.tabs:
+            build_chat_tab(ctx)
             build_library_tab(ctx)
-    opener = found["chat"]
-    assert opener.tab_id == "chat" and opener.outputs == [chatbot]
+    chatbot = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "chat-history")
+    opener = ctx.openers.get("chat")
+    assert opener is not None and opener.tab_id == "chat" and opener.outputs == [chatbot]
     [history] = opener.load(draft)
     assert history == [{"role": m["role"], "content": m["content"]} for m in draft.meta["messages"][1:]]
     assert [m["role"] for m in history] == ["user", "assistant"]

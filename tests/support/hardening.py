@@ -15,7 +15,8 @@ import httpx
 
 from tests.support.ui_server import StudioServer, _wait_until_up, free_port
 from writing.runtime.cpu import current_rss_bytes
-from writing.ui.app import UIContext, build_app, launch
+from writing.ui.app import build_app, launch
+from writing.ui.context import UIContext
 
 
 @contextlib.contextmanager

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from writing.ui.app import UIContext, build_app, launch
+from writing.ui.app import build_app, launch
+from writing.ui.context import UIContext
 
 
 def free_port() -> int:

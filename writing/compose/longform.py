@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from writing.compose.language import is_chinese, wants_chinese
 from writing.compose.outline import Outline, Section, edit_section, parse_outline, render_outline
-from writing.compose.prompts import is_chinese, render
+from writing.compose.prompts import render
 from writing.compose.wordcount import count_words, length_score
 from writing.engines.base import Engine, GenerationStats
 from writing.engines.params import SamplingParams
@@ -62,10 +63,7 @@ class Brief:
 
     @property
     def chinese(self) -> bool:
-        lang = self.language.strip().casefold()
-        if lang in ("", "auto", "自动"):
-            return is_chinese(self.topic)
-        return lang in {"zh", "zh-cn", "chinese", "simplified chinese", "中文", "简体中文", "汉语"}
+        return wants_chinese(self.language, self.topic)
 
     def to_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, "audience": self.audience, "style": self.style, "language": self.language,

@@ -35,17 +35,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from writing.compose.language import AUTO, CHINESE, ENGLISH, asked_language, wants_chinese
 from writing.errors import StudioError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "prompt_templates"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# "auto" / empty: answer in the brief's language. These values ask for Chinese explicitly.
-_AUTO = {"", "auto", "自动"}
-_CHINESE = {"zh", "zh-cn", "zh-hans", "zh_cn", "chinese", "simplified chinese", "中文", "简体中文", "汉语", "普通话"}
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-_KANA = re.compile("[\u3040-\u30ff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
 class PromptError(StudioError):
@@ -161,12 +156,12 @@ def render_template(template: PromptTemplate, *, name: str, variables: Mapping[s
         if not text.strip():
             values[key] = variant.defaults.get(key, "")
     if template.language_var is not None:
-        asked = values[template.language_var].strip().casefold()
-        if asked in _AUTO:
+        asked = asked_language(values[template.language_var])
+        if asked in AUTO:
             values[template.language_var] = variant.auto_language or "the language of the brief"
-        elif asked in _CHINESE:
+        elif asked in CHINESE:
             values[template.language_var] = "简体中文" if chinese else "Simplified Chinese"
-        elif asked in ("en", "english"):
+        elif asked in ENGLISH:
             values[template.language_var] = "English"
     messages = [{"role": "system", "content": _substitute(name, variant.system, values)}]
     if variant.user.strip():
@@ -174,22 +169,11 @@ def render_template(template: PromptTemplate, *, name: str, variables: Mapping[s
     return messages
 
 
-def is_chinese(text: str) -> bool:
-    """Mostly Chinese: Han characters at least as many as Latin words, and not Japanese (kana)."""
-    han = len(_HAN.findall(text))
-    if han == 0 or len(_KANA.findall(text)) * 5 > han:
-        return False
-    return han >= len(_LATIN_WORD.findall(text))
-
-
 def _wants_chinese(template: PromptTemplate, variables: Mapping[str, Any]) -> bool:
-    if template.language_var is not None:
-        asked = str(variables.get(template.language_var) or "").strip().casefold()
-        if asked not in _AUTO:
-            return asked in _CHINESE
     keys = template.detect if template.detect is not None else template.vars
     brief = "\n".join(_plain(variables.get(key)) for key in keys)
-    return is_chinese(brief)
+    language = variables.get(template.language_var) if template.language_var is not None else "auto"
+    return wants_chinese(language, brief)
 
 
 def _plain(value: Any) -> str:

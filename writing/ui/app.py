@@ -1,57 +1,36 @@
-"""The Blocks app: one builder function per tab around one shared engine, and `launch()`.
+"""The Blocks app: the tabs (writing/ui/tabs/) around one shared engine, and `launch()`.
 
-Tabs get a UIContext and nothing global. Each tab module has `build_<name>_tab(ctx)`; add a tab
-with ONE import line and ONE call line in `build_app` (the imports live inside the function so a
-tab module may import MODEL_QUEUE from here without an import cycle).
+Tabs get a UIContext (writing/ui/context.py) and nothing global. Each tab module has
+`build_<name>_tab(ctx)`; add a tab with one import line and one call line in `build_app`. This is
+the only module that imports the tabs; no tab imports another (tests/test_layers.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from writing.engines.base import Engine, GenerationStats
-from writing.library.presets import PresetStore
+from writing.library.paths import resolve_data_dir
+from writing.ui.context import UIContext
 from writing.ui.guard import sanitize_everything
 from writing.ui.i18n import I18N, t
-from writing.ui.runs import SessionRuns
-from writing.ui.streaming import MODEL_QUEUE, status_line
+from writing.ui.openers import Openers
+from writing.ui.streaming import status_line
+from writing.ui.tabs.blog import build_blog_tab
+from writing.ui.tabs.chat import build_chat_tab
+from writing.ui.tabs.code import build_code_tab
+from writing.ui.tabs.library import build_library_tab
+from writing.ui.tabs.longform import build_longform_tab
+from writing.ui.tabs.presets import build_presets_tab
 from writing.ui.theme import CSS, HEAD, TOGGLE_JS, make_theme
-
-__all__ = ["MODEL_QUEUE", "UIContext", "build_app", "launch", "status_line"]
 
 DEFAULT_QUEUE_SIZE = 16  # waiting runs beyond this get gradio's "queue is full" error: try again shortly
 STATUS_REFRESH_S = 2.0
 
 
-def _local_user(request: gr.Request | None) -> str:
-    return (getattr(request, "username", None) if request is not None else None) or "local"
-
-
-@dataclass
-class UIContext:
-    engine: Engine
-    runs: SessionRuns = field(default_factory=SessionRuns)
-    presets: PresetStore = field(default_factory=PresetStore)
-    store: Any = None  # writing.library.store.DraftStore | None (drafts library; None = no autosave)
-    user_of: Callable[[gr.Request | None], str] = _local_user
-    last_stats: GenerationStats | None = None  # the last finished run, for the status line
-    store_problem: str = ""  # why `store` is None (e.g. read-only data folder), shown in the Library tab
-    limiter: Any = None  # access.ratelimit.RateLimiter | None: per-user requests per window (ui/guard.py)
-    banner: str = ""  # a warning shown above the tabs, e.g. a public share link without a login
-
-
 def build_app(ctx: UIContext, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> gr.Blocks:
-    from writing.ui.tabs.blog import build_blog_tab
-    from writing.ui.tabs.chat import build_chat_tab
-    from writing.ui.tabs.code import build_code_tab
-    from writing.ui.tabs.library import build_library_tab
-    from writing.ui.tabs.longform import build_longform_tab
-    from writing.ui.tabs.presets import build_presets_tab
-
     with gr.Blocks(title="Writing Studio") as app:
         with gr.Row(elem_id="studio-header"):
             gr.Markdown("# ✍️ Writing Studio\n" + t("tagline"), elem_id="studio-title")
@@ -59,7 +38,8 @@ def build_app(ctx: UIContext, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> gr.Blo
                                scale=0, min_width=150)
         if ctx.banner:
             gr.Markdown(ctx.banner, elem_id="studio-banner")
-        with gr.Tabs(elem_id="studio-tabs"):
+        ctx.openers = Openers()  # this app's; the Library (built last) reads what the other tabs registered
+        with gr.Tabs(elem_id="studio-tabs") as ctx.tabs:
             build_blog_tab(ctx)
             build_code_tab(ctx)
             build_chat_tab(ctx)
@@ -102,8 +82,4 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
 
 def blocked_paths() -> list[str]:
     """Absolute folders gradio must never serve: this project (code, checkpoints) and the data folder."""
-    from pathlib import Path
-
-    from writing.library.paths import resolve_data_dir
-
     return [str(Path(__file__).resolve().parents[2]), str(resolve_data_dir().resolve())]

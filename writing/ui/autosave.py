@@ -20,7 +20,7 @@ from writing.engines.messages import clean_text, content_text
 from writing.library.store import KINDS, Autosaver
 
 if TYPE_CHECKING:
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 PROMPT_KEEP = 4_000  # characters of the last user message kept in meta (the brief, for "open back")
 ROLE_NAMES = {"system": "System", "user": "You", "assistant": "Assistant"}

@@ -25,7 +25,7 @@ from writing.engines.messages import content_text
 from writing.errors import BudgetError, StudioError
 
 if TYPE_CHECKING:
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 CHARS_PER_TOKEN_CAP = 16  # no tokenizer averages more characters per token than this on real text
 MAX_PROMPT_CHARS = 2_000_000  # whatever the context: beyond this even counting tokens is too slow

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from writing.ui import presets_text
+
 EN: dict[str, str] = {
     "title": "Writing Studio",
     "tagline": "Draft blog posts, code and conversations with a local model. Nothing leaves this machine.",
@@ -220,6 +222,9 @@ ZH: dict[str, str] = {
     "lib_download": "下载",
 }
 
+# The Presets tab's texts live in their own data file; the tables here win where both have a key.
+EN = {**presets_text.EN, **EN}
+ZH = {**presets_text.ZH, **ZH}
 I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-Hans": ZH, "zh-SG": ZH})
 
 

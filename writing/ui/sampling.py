@@ -1,26 +1,113 @@
-"""The "Advanced" panel every generating tab has: sampling values for this tab's runs.
+"""Sampling controls, derived from SamplingParams' own fields and bounds: the one way sliders become
+SamplingParams.
 
-It starts from the tab's preset (blog creative, code precise, chat balanced); a preset dropdown
-reloads the sliders, and whatever the sliders say is validated by `make_params` on each run,
-so an API caller sending nonsense gets a readable error naming the field.
+Two places show them: the "Advanced" panel every generating tab has (`build_sampling_panel`: starts
+from the tab's preset, blog creative, code precise, chat balanced; a preset dropdown reloads the
+sliders) and the Presets tab's editor (`sampling_controls`). Whatever the controls send is validated
+by `make_params`, so an API caller sending nonsense gets a readable error naming the field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from pydantic.fields import FieldInfo
 
 from writing.engines.params import SamplingParams, make_params
 from writing.errors import StudioError
+from writing.library.presets import Preset
 from writing.ui.guard import BoundedNumber, BoundedSlider  # API input: errors name the field
 from writing.ui.i18n import t
+from writing.ui.preset_link import follow_applied
 
 if TYPE_CHECKING:
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
-FIELDS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "max_new_tokens", "seed")
+FIELDS: tuple[str, ...] = tuple(SamplingParams.model_fields)
+STEPS = {"temperature": 0.05, "top_p": 0.01, "top_k": 1, "min_p": 0.01, "repetition_penalty": 0.01,
+         "presence_penalty": 0.05, "max_new_tokens": 1}
+_INTEGERS = ("top_k", "max_new_tokens", "seed")  # sliders and number boxes send 20.0 for 20
+
+
+def bounds(name: str) -> tuple[float, float]:
+    """A field's [low, high] from SamplingParams' own constraints (an open bound moves in by one step)."""
+    info: FieldInfo = SamplingParams.model_fields[name]
+    low, high = float("-inf"), float("inf")
+    step = STEPS.get(name, 1)
+    for rule in info.metadata:
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
+        if getattr(rule, "gt", None) is not None:
+            low = rule.gt + step
+        if getattr(rule, "le", None) is not None:
+            high = rule.le
+        if getattr(rule, "lt", None) is not None:
+            high = rule.lt - step
+    return low, high
+
+
+def control_values(values: SamplingParams | Preset) -> list[Any]:
+    """Values as the controls show them, in FIELDS order (a random seed shows as -1)."""
+    shown = [getattr(values, name) for name in FIELDS]
+    shown[FIELDS.index("seed")] = -1 if values.seed is None else values.seed
+    return shown
+
+
+def sampling_controls(values: SamplingParams | Preset, *, max_tokens_cap: int | None = None,
+                      ) -> list[gr.components.Component]:
+    """One control per SamplingParams field, in FIELDS order, set to `values` (two rows of four).
+
+    `max_tokens_cap` lowers the max_new_tokens slider's top (the Advanced panel: about the context).
+    """
+    controls: list[gr.components.Component] = []
+    shown = control_values(values)
+    for row in (FIELDS[:4], FIELDS[4:]):
+        with gr.Row():
+            for name in row:
+                controls.append(_control(name, shown[FIELDS.index(name)], max_tokens_cap=max_tokens_cap))
+    return controls
+
+
+def _control(name: str, value: Any, *, max_tokens_cap: int | None) -> gr.components.Component:
+    low, high = bounds(name)
+    if name == "seed":  # a number box: the range is too wide for a slider; -1 = random
+        return BoundedNumber(value=value, precision=0, minimum=-1, maximum=high, label=t(name), min_width=160)
+    if name == "max_new_tokens" and max_tokens_cap is not None:
+        high = min(high, max_tokens_cap)
+        value = min(value, high)
+    return BoundedSlider(low, high, value=value, step=STEPS[name], label=t(name), min_width=160)
+
+
+def values_dict(values: Sequence[Any]) -> dict[str, Any]:
+    """Control values (FIELDS order) -> a dict for make_params. An empty or negative seed means random."""
+    if len(values) != len(FIELDS):
+        raise StudioError(f"expected {len(FIELDS)} sampling values ({', '.join(FIELDS)}), got {len(values)}")
+    data = dict(zip(FIELDS, values, strict=True))
+    for key in _INTEGERS:
+        # A real fraction (top_k 2.5) still fails validation in make_params.
+        if isinstance(data[key], float) and data[key].is_integer():
+            data[key] = int(data[key])
+    seed = data["seed"]
+    # -inf (and absurd negatives) stay errors; -1 and other small negatives mean "random".
+    if seed in ("", None) or (isinstance(seed, int | float) and not isinstance(seed, bool) and -1e18 < seed < 0):
+        data["seed"] = None
+    return data
+
+
+def params_from_values(*values: Any) -> SamplingParams:
+    """Control values -> SamplingParams; bad values raise ParamError naming the field."""
+    return make_params(values_dict(values))
+
+
+def params_from(values: Sequence[Any]) -> SamplingParams:
+    """The same, for event handlers: bad input raises gr.Error naming the field."""
+    try:
+        return params_from_values(*values)
+    except StudioError as exc:
+        raise gr.Error(str(exc)) from None
 
 
 @dataclass
@@ -37,67 +124,24 @@ class SamplingPanel:
         return self.sliders[FIELDS.index("max_new_tokens")]
 
 
-def _values(params: SamplingParams) -> list[Any]:
-    return [params.temperature, params.top_p, params.top_k, params.min_p, params.repetition_penalty,
-            params.presence_penalty, params.max_new_tokens, -1 if params.seed is None else params.seed]
-
-
 def build_sampling_panel(ctx: UIContext, *, tab: str, max_new_tokens: int | None = None) -> SamplingPanel:
     """The accordion, closed by default. `max_new_tokens` overrides the preset's (e.g. from the brief)."""
     preset = ctx.presets.for_tab(tab)
     start = preset.params()
     if max_new_tokens is not None:
         start = start.merged(max_new_tokens=max_new_tokens)
-    values = _values(start)
-    top = max(4096, min(ctx.engine.context, 32768))
+    cap = max(4096, min(ctx.engine.context, 32768))
     with gr.Accordion(t("advanced"), open=False):
         gr.Markdown(t("advanced_info"), elem_classes="studio-note")
         choose = gr.Dropdown(ctx.presets.names(), value=preset.name, label=t("preset"), interactive=True)
-        with gr.Row():
-            sliders: list[gr.components.Component] = [
-                BoundedSlider(0.0, 2.0, value=values[0], step=0.05, label=t("temperature")),
-                BoundedSlider(0.05, 1.0, value=values[1], step=0.05, label=t("top_p")),
-                BoundedSlider(0, 200, value=values[2], step=1, label=t("top_k")),
-                BoundedSlider(0.0, 1.0, value=values[3], step=0.01, label=t("min_p")),
-            ]
-        with gr.Row():
-            sliders += [
-                BoundedSlider(0.5, 2.0, value=values[4], step=0.01, label=t("repetition_penalty")),
-                BoundedSlider(-2.0, 2.0, value=values[5], step=0.05, label=t("presence_penalty")),
-                BoundedSlider(16, top, value=min(values[6], top), step=16, label=t("max_new_tokens")),
-                BoundedNumber(value=values[7], precision=0, label=t("seed")),
-            ]
+        sliders = sampling_controls(start, max_tokens_cap=cap)
 
     def load(name: str) -> list[Any]:
         try:
-            return _values(ctx.presets.get(name).params())
+            return control_values(ctx.presets.get(name).params())
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
 
     choose.change(load, choose, sliders, queue=False, api_visibility="private")
-    _follow_presets_tab(ctx, choose, tab=tab)
+    follow_applied(ctx.presets, choose, tab=tab)
     return SamplingPanel(preset=choose, sliders=sliders)
-
-
-def _follow_presets_tab(ctx: UIContext, dropdown: gr.Dropdown, *, tab: str) -> None:
-    """The Presets tab's Apply / save / delete update this dropdown (writing/ui/tabs/presets.py)."""
-    from writing.ui.tabs.presets import follow_applied
-
-    follow_applied(ctx, dropdown, tab=tab)
-
-
-def params_from(values: tuple[Any, ...] | list[Any]) -> SamplingParams:
-    """Slider values (FIELDS order) -> SamplingParams; bad input raises gr.Error naming the field."""
-    data = dict(zip(FIELDS, values, strict=True))
-    seed = data.get("seed")
-    if seed is None or (isinstance(seed, int | float) and -1e18 < seed < 0):  # -inf stays an error
-        data["seed"] = None
-    elif isinstance(seed, float) and seed.is_integer():
-        data["seed"] = int(seed)
-    for key in ("top_k", "max_new_tokens"):
-        if isinstance(data.get(key), float) and data[key].is_integer():
-            data[key] = int(data[key])
-    try:
-        return make_params(data)
-    except StudioError as exc:
-        raise gr.Error(str(exc)) from None

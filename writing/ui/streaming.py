@@ -28,7 +28,7 @@ from writing.errors import StudioError
 from writing.ui import autosave, guard
 
 if TYPE_CHECKING:
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 MODEL_QUEUE = "model"  # every generating event shares this concurrency_id: one model, one run at a time
 WRITING = "writing…"  # the meter's last word while a run streams

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from writing.compose.prompts import is_chinese, render
+from writing.compose.language import wants_chinese
+from writing.compose.prompts import render
 from writing.ui.guard import BoundedSlider  # API input: errors name the field
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
-from writing.ui.tabs.library import register_opener
 
 if TYPE_CHECKING:
     from writing.library.store import Draft
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 # Checkbox value -> what the prompt asks for (English / Chinese prompt variants).
 STRUCTURE = {
@@ -117,7 +117,7 @@ def build_blog_tab(ctx: UIContext) -> None:
               request: gr.Request) -> Iterator[tuple[Any, ...]]:
         if not (topic or "").strip():
             raise gr.Error("Write a topic first: what is the post about?")
-        chinese = language == "中文" or (language in ("auto", "", None) and is_chinese(topic))
+        chinese = wants_chinese(language, topic)
         messages = render("blog", topic=topic, audience=audience or "", tone=tone or "",
                           words=int(words or DEFAULT_WORDS), structure=brief_structure(structure, chinese=chinese),
                           language=language or "auto")
@@ -187,7 +187,7 @@ def build_blog_tab(ctx: UIContext) -> None:
     words.change(lambda w: tokens_for(w), words, panel.max_new_tokens, queue=False, api_visibility="private")
     # The Library's "Open in its tab": the draft becomes this tab's current draft (Continue/Revise/Download
     # work on it); the brief fields are filled when the draft saved them (a first generation does).
-    register_opener(ctx, "blog", tab_id="blog", load=reopen,
+    ctx.openers.register("blog", tab_id="blog", load=reopen,
                     outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience, tone])
 
 

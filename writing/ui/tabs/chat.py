@@ -23,7 +23,8 @@ from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stop_sessi
 
 if TYPE_CHECKING:
     from writing.engines.base import Engine
-    from writing.ui.app import UIContext
+    from writing.library.store import Draft
+    from writing.ui.context import UIContext
 
 Message = dict[str, str]
 
@@ -63,6 +64,15 @@ def fit_history(engine: Engine, system: list[Message], turns: list[Message], max
         kept, dropped = kept[cut:], dropped + cut
 
 
+def reopen(draft: Draft) -> list[list[Message]]:
+    """A chat draft back into the Chatbot: the whole conversation (without the system prompt)."""
+    messages = draft.meta.get("messages")
+    if not isinstance(messages, list):
+        return [[{"role": "assistant", "content": draft.content}]]
+    return [[{"role": m.get("role", "user"), "content": str(m.get("content", ""))}
+             for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]]
+
+
 def build_chat_tab(ctx: UIContext) -> None:
     with gr.Tab(t("tab_chat"), id="chat") as tab:
         chatbot = gr.Chatbot(label=t("tab_chat"), height=520, editable="user", elem_id="chat-history",
@@ -80,6 +90,7 @@ def build_chat_tab(ctx: UIContext) -> None:
             undo = gr.Button(t("undo"), size="sm", min_width=80, elem_id="chat-undo")
             clear = gr.Button(t("clear"), size="sm", min_width=80, elem_id="chat-clear")
         panel = build_sampling_panel(ctx, tab="chat")
+    ctx.openers.register("chat", tab_id="chat", outputs=[chatbot], load=reopen)
 
     def respond(turns: list[Message], values: tuple[Any, ...], request: gr.Request
                 ) -> Iterator[tuple[list[Message], str, str]]:

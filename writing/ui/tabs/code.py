@@ -19,11 +19,10 @@ from writing.compose.prompts import render
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
-from writing.ui.tabs.library import register_opener
 
 if TYPE_CHECKING:
     from writing.library.store import Draft
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 # Dropdown label -> (fence tags the model may use, gr.Code language or None = plain text).
 LANGUAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -184,7 +183,7 @@ def build_code_tab(ctx: UIContext) -> None:
                            api_name="code", concurrency_id=MODEL_QUEUE, show_progress="minimal")
     stop.click(halt, None, None, queue=False, api_visibility="private")
     # The Library's "Open in its tab": the saved answer is split again into code and explanation.
-    register_opener(ctx, "code", tab_id="code", load=reopen,
+    ctx.openers.register("code", tab_id="code", load=reopen,
                     outputs=[code, explanation, check, progress, task, language, constraints])
 
 

@@ -15,13 +15,10 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
-from gradio.context import Context
 
 from writing.errors import StudioError
 from writing.library.export import export_docx, export_markdown
@@ -31,52 +28,13 @@ from writing.ui.autosave import user_of
 from writing.ui.i18n import t
 
 if TYPE_CHECKING:
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 HEADERS = ["Updated", "Kind", "Title", "Words", "Status", "ID"]  # the id: for API clients and support
 NO_STORE = "Drafts are not being saved: the drafts database is not available."
 PURGE_EVERY_S = 3600.0  # how often the Library purges a user's expired trash while the studio runs
 EPHEMERAL = ("This Space has no persistent storage: drafts are lost when it restarts. "
              "Download what you want to keep (or attach storage, mounted at /data).")
-
-
-@dataclass(frozen=True)
-class Opener:
-    """How a tab takes a draft back: its tab id, the components to fill, and draft -> their values."""
-
-    tab_id: str
-    outputs: list[Any]
-    load: Callable[[Draft], Sequence[Any]]
-
-
-def register_opener(ctx: UIContext, kind: str, *, tab_id: str, outputs: list[Any],
-                    load: Callable[[Draft], Sequence[Any]]) -> None:
-    """Let the Library's "Open in its tab" fill a tab (call it in the tab's builder, before the Library's)."""
-    ctx.__dict__.setdefault("openers", {})[kind] = Opener(tab_id, list(outputs), load)
-
-
-def _find(elem_id: str) -> Any:
-    root = Context.root_block
-    if root is None:
-        return None
-    return next((b for b in root.blocks.values() if getattr(b, "elem_id", None) == elem_id), None)
-
-
-def _chat_messages(draft: Draft) -> list[list[dict[str, str]]]:
-    messages = draft.meta.get("messages")
-    if not isinstance(messages, list):
-        return [[{"role": "assistant", "content": draft.content}]]
-    return [[{"role": m.get("role", "user"), "content": str(m.get("content", ""))}
-             for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]]
-
-
-def openers(ctx: UIContext) -> dict[str, Opener]:
-    """Registered openers, plus the chat tab's by its elem_id: a Chatbot's value is the whole conversation."""
-    found = dict(ctx.__dict__.get("openers", {}))
-    chatbot = _find("chat-history")
-    if "chat" not in found and chatbot is not None:
-        found["chat"] = Opener("chat", [chatbot], _chat_messages)
-    return found
 
 
 def when(ts: float, *, now: float | None = None) -> str:
@@ -201,8 +159,7 @@ class Library:
 
 def build_library_tab(ctx: UIContext) -> None:
     lib = Library(ctx)
-    targets = openers(ctx)  # the tabs built before this one
-    tabs = _find("studio-tabs")
+    targets, tabs = ctx.openers, ctx.tabs  # what the tabs built before this one registered
 
     with gr.Tab(t("tab_library"), id="library") as tab:
         notice = gr.Markdown(lib.notice(), visible=bool(lib.notice()))
@@ -317,7 +274,7 @@ def build_library_tab(ctx: UIContext) -> None:
                 return None, f"⚠️ could not write the export: {exc}"
         return run
 
-    tab_outputs = list(dict.fromkeys(c for o in targets.values() for c in o.outputs))
+    tab_outputs = targets.outputs()
     open_outputs = [*tab_outputs, *([tabs] if tabs is not None else []), message]
 
     def do_open_in_tab(draft_id, request: gr.Request):

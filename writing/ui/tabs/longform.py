@@ -63,11 +63,10 @@ from writing.ui.i18n import t
 from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
-from writing.ui.tabs.library import register_opener
 
 if TYPE_CHECKING:
     from writing.library.store import Draft
-    from writing.ui.app import UIContext
+    from writing.ui.context import UIContext
 
 LANGUAGES = [("Auto (language of the topic) / 自动", "auto"), ("English", "English"), ("中文", "中文")]
 EMPTY_DOC = "*The document appears here as the sections are written.*"
@@ -476,7 +475,7 @@ def build_longform_tab(ctx: UIContext) -> None:
         return filled(values)
 
     for kind, load in (("outline", open_outline), ("section", open_section), ("longform", open_document)):
-        register_opener(ctx, kind, tab_id="longform", outputs=open_outputs, load=load)
+        ctx.openers.register(kind, tab_id="longform", outputs=open_outputs, load=load)
 
     # -- the API for gradio_client --------------------------------------------------------------------
     def api_params(preset: str) -> SamplingParams:
