@@ -74,7 +74,7 @@ def value(update):
 
 
 def open_in_tab(app, draft_id: str, request) -> dict:
-    updates = handler(app, "build_library_tab.<locals>.do_open_in_tab")(draft_id, request)
+    updates = handler(app, "LibraryTab.do_open_in_tab")(draft_id, request)
     assert isinstance(updates, dict)
     return updates
 
@@ -87,7 +87,7 @@ def test_the_long_form_document_is_one_draft_with_its_headings(studio, tmp_path:
     ctx, app = studio
     store = ctx.store
     request = gr.Request()
-    note, rows, doc, *_ = handler(app, "build_longform_tab.<locals>.reparse")(TYPED_OUTLINE, *BRIEF, None)
+    note, rows, doc, *_ = handler(app, "LongformTab.reparse")(TYPED_OUTLINE, *BRIEF, None)
     assert note == "Parsed 3 sections."
 
     steps = list(handler(app, "write_all")(doc, None, False, *BRIEF, *SAMPLING, request))
@@ -109,10 +109,10 @@ def test_the_long_form_document_is_one_draft_with_its_headings(studio, tmp_path:
 
     # Regenerate section 2, then continue section 1: the same draft follows, no copies.
     before = doc["sections"][1]["text"]
-    steps = list(handler(app, "write_one.<locals>.run")(doc, key, 2, *BRIEF, *SAMPLING[:-1], 99, request))
+    steps = list(handler(app, "LongformTab.write_one.<locals>.run")(doc, key, 2, *BRIEF, *SAMPLING[:-1], 99, request))
     _, doc, *_, key2, line = steps[-1]
     assert key2 == key and line.startswith("Done.")
-    steps = list(handler(app, "write_one.<locals>.run")(doc, key, 1, *BRIEF, *SAMPLING, request))
+    steps = list(handler(app, "LongformTab.write_one.<locals>.run")(doc, key, 1, *BRIEF, *SAMPLING, request))
     _, doc, _, _, document, *_ = steps[-1]
     [again] = longform_drafts(store)
     assert again.id == summary.id
@@ -143,12 +143,12 @@ def test_the_long_form_document_is_one_draft_with_its_headings(studio, tmp_path:
 def test_a_new_plan_is_a_new_document_and_stop_keeps_what_was_written(studio) -> None:
     ctx, app = studio
     request = gr.Request()
-    reparse = handler(app, "build_longform_tab.<locals>.reparse")
+    reparse = handler(app, "LongformTab.reparse")
     _, _, doc, *_ = reparse(TYPED_OUTLINE, *BRIEF, None)
     *_, key, _ = list(handler(app, "write_all")(doc, None, False, *BRIEF, *SAMPLING, request))[-1]
     # Same tab (same key), another plan: the first document's draft is left as it was.
     _, _, other, *_ = reparse("# Gardening\n## Soil (60 words)\n## Water (60 words)\n", *BRIEF, None)
-    halt = handler(app, "build_longform_tab.<locals>.halt")
+    halt = handler(app, "LongformTab.halt")
     steps = []
     for step in handler(app, "write_all")(other, key, False, *BRIEF, *SAMPLING, request):
         steps.append(step)
@@ -223,7 +223,7 @@ def test_open_long_form_drafts_back_into_the_tab(studio) -> None:
     assert [row[:3] for row in updates[table]] == [["Intro", "why", 50], ["Body", "", 50], ["End", "", 100]]
 
     # Write the document, then open it in a fresh tab state: the outline, texts and key come back.
-    _, _, doc, *_ = handler(app, "build_longform_tab.<locals>.reparse")(TYPED_OUTLINE, *BRIEF, None)
+    _, _, doc, *_ = handler(app, "LongformTab.reparse")(TYPED_OUTLINE, *BRIEF, None)
     *_, final_doc, _, _, document, _, key, _ = list(handler(app, "write_all")(doc, None, False, *BRIEF, *SAMPLING,
                                                                                request))[-1]
     [summary] = longform_drafts(store)
@@ -232,7 +232,8 @@ def test_open_long_form_drafts_back_into_the_tab(studio) -> None:
     assert updates[doc_view] == document
     assert key in updates.values()
     # Writing on from the opened document updates the same draft.
-    steps = list(handler(app, "write_one.<locals>.run")(updates[doc_state], key, 3, *BRIEF, *SAMPLING, request))
+    write_one = handler(app, "LongformTab.write_one.<locals>.run")
+    steps = list(write_one(updates[doc_state], key, 3, *BRIEF, *SAMPLING, request))
     assert [d.id for d in longform_drafts(store)] == [summary.id]
     assert store.get(summary.id, user="local").content == steps[-1][4]
 

@@ -86,12 +86,12 @@ def test_expand_section_errors_are_readable(client) -> None:
 
 
 def _handlers(app) -> dict:
-    """The tab's private UI handlers by name (they are closures over the app's UIContext)."""
+    """The tab's private UI handlers by name (methods of the app's LongformTab, or closures they return)."""
     found: dict = {}
     for dep in app.fns.values():
         name = getattr(dep.fn, "__qualname__", "")
-        if "build_longform_tab" in name:
-            found.setdefault(name.split("<locals>.", 1)[1] if "<locals>." in name else name, []).append(dep.fn)
+        if name.startswith("LongformTab."):
+            found.setdefault(name.removeprefix("LongformTab."), []).append(dep.fn)
     return found
 
 
@@ -145,7 +145,7 @@ def test_generating_handlers_get_the_request_from_gradio(server) -> None:
     checked = 0
     for dep in server.app.fns.values():
         name = getattr(dep.fn, "__qualname__", "")
-        if "build_longform_tab" in name and dep.concurrency_id == "model" and "api_" not in name:
+        if name.startswith("LongformTab.") and dep.concurrency_id == "model" and "api_" not in name:
             args, *_ = special_args(dep.fn, list(range(len(dep.inputs))), request=gr.Request())
             assert len(args) == len(dep.inputs) + 1 and isinstance(args[-1], gr.Request), name
             checked += 1

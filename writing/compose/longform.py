@@ -17,7 +17,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -574,3 +574,14 @@ def export_markdown(outline: Outline, directory: Path, *, name: str | None = Non
     tmp.write_text(assemble(outline), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def sections_from_document(text: str, outline: Outline) -> Outline | None:
+    """Section texts read back from an assembled document (edited in the Library) whose `## ` headings are
+    still the outline's section titles, in order; None when they are not."""
+    parts = re.split(r"(?m)^## (.*)$", text)
+    if [title.strip() for title in parts[1::2]] != [s.title.strip() for s in outline.sections]:
+        return None
+    bodies = [body.strip() for body in parts[2::2]]
+    return replace(outline, sections=tuple(replace(s, text=body) for s, body in zip(outline.sections, bodies,
+                                                                                      strict=True)))

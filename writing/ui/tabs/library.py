@@ -5,8 +5,9 @@ Deleted drafts stay in the trash (Undo restores them) for TRASH_RETENTION_S (30 
 for every user when the studio opens its store, and for the signed-in user when the Library lists
 (at most once an hour per user, so a studio that runs for weeks purges too).
 
-The handlers live on `Library` (plain methods, testable without a browser); `build_library_tab`
-only wires them to components. Every store call passes the request's user, so with --auth no one
+The logic lives on `Library` (plain methods, testable without a browser); `LibraryTab` renders the
+components (`_render`) and wires them to event handlers (`_setup_events`) that turn its answers and
+errors into component updates. Every store call passes the request's user, so with --auth no one
 can list or open another user's drafts, whatever ids they send.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,146 +160,198 @@ class Library:
 
 
 def build_library_tab(ctx: UIContext) -> None:
-    lib = Library(ctx)
-    targets, tabs = ctx.openers, ctx.tabs  # what the tabs built before this one registered
+    LibraryTab(ctx).build()
 
-    with gr.Tab(t("tab_library"), id="library") as tab:
-        notice = gr.Markdown(lib.notice(), visible=bool(lib.notice()))
-        with gr.Group(visible=False) as offer_box:
-            offer_text = gr.Markdown()
-            with gr.Row():
-                offer_open = gr.Button(t("lib_open_it"), variant="primary", size="sm")
-                offer_dismiss = gr.Button(t("lib_not_now"), size="sm")
-        offer_id = gr.State(None)
-        with gr.Row():
-            query = gr.Textbox(label=t("lib_search"), placeholder=t("lib_search_ph"), scale=4)
-            refresh = gr.Button(t("lib_refresh"), scale=1)
-        table = gr.Dataframe(headers=HEADERS, datatype=["str", "str", "str", "number", "str", "str"], type="array",
-                             interactive=False, wrap=True, max_height=360, label=t("lib_drafts"))
-        row_ids = gr.State([])
-        # allow_custom_value: an API client may pass any id; ownership is checked by the store, not the widget.
-        picked = gr.Dropdown(label=t("draft"), choices=[], value=None, interactive=True, allow_custom_value=True)
-        info = gr.Markdown()
-        with gr.Row():
-            title = gr.Textbox(label=t("lib_title"), scale=4)
-            rename = gr.Button(t("lib_rename"), scale=1)
-        editor = gr.Textbox(label=t("lib_text"), lines=16, max_lines=40, buttons=["copy"], interactive=True)
-        with gr.Row():
-            open_tab = gr.Button(t("lib_open_tab"), variant="primary", visible=bool(targets),
-                                 elem_id="library-open-tab")
-            save = gr.Button(t("lib_save"))
-            duplicate = gr.Button(t("lib_duplicate"))
-            delete = gr.Button(t("lib_delete"), variant="stop")
-            undo = gr.Button(t("lib_undo"), visible=False)
-        with gr.Row():
-            export_md = gr.Button(t("lib_export_md"))
-            export_docx_btn = gr.Button(t("lib_export_docx"))
-        download = gr.File(label=t("lib_download"), interactive=False)
-        message = gr.Markdown()
-        deleted_id = gr.State(None)
 
-    def listing(q: str, selected: str | None, request: gr.Request):
+def _guarded(fn: Callable[..., str]) -> Callable[..., str]:
+    """Run an action; a StudioError becomes a message line instead of a crash."""
+    def run(*args: Any) -> str:
         try:
-            rows, ids, options = lib.listing(q, request)
+            return fn(*args)
+        except StudioError as exc:
+            return f"⚠️ {exc}"
+    return run
+
+
+class LibraryTab:
+    """The Library tab's components and event handlers (build it after the tabs whose drafts it reopens)."""
+
+    def __init__(self, ctx: UIContext):
+        self.ctx = ctx
+        self.lib = Library(ctx)
+        self.targets, self.tabs = ctx.openers, ctx.tabs  # what the tabs built before this one registered
+
+    def build(self) -> None:
+        self._render()
+        self._setup_events()
+
+    def _render(self) -> None:
+        with gr.Tab(t("tab_library"), id="library") as self.tab:
+            notice = self.lib.notice()
+            self.notice = gr.Markdown(notice, visible=bool(notice))
+            with gr.Group(visible=False) as self.offer_box:
+                self.offer_text = gr.Markdown()
+                with gr.Row():
+                    self.offer_open = gr.Button(t("lib_open_it"), variant="primary", size="sm")
+                    self.offer_dismiss = gr.Button(t("lib_not_now"), size="sm")
+            self.offer_id = gr.State(None)
+            with gr.Row():
+                self.query = gr.Textbox(label=t("lib_search"), placeholder=t("lib_search_ph"), scale=4)
+                self.refresh = gr.Button(t("lib_refresh"), scale=1)
+            self.table = gr.Dataframe(headers=HEADERS, datatype=["str", "str", "str", "number", "str", "str"],
+                                      type="array", interactive=False, wrap=True, max_height=360,
+                                      label=t("lib_drafts"))
+            self.row_ids = gr.State([])
+            # allow_custom_value: an API client may pass any id; ownership is checked by the store, not the widget.
+            self.picked = gr.Dropdown(label=t("draft"), choices=[], value=None, interactive=True,
+                                      allow_custom_value=True)
+            self.info = gr.Markdown()
+            with gr.Row():
+                self.title = gr.Textbox(label=t("lib_title"), scale=4)
+                self.rename = gr.Button(t("lib_rename"), scale=1)
+            self.editor = gr.Textbox(label=t("lib_text"), lines=16, max_lines=40, buttons=["copy"], interactive=True)
+            with gr.Row():
+                self.open_tab = gr.Button(t("lib_open_tab"), variant="primary", visible=bool(self.targets),
+                                          elem_id="library-open-tab")
+                self.save = gr.Button(t("lib_save"))
+                self.duplicate = gr.Button(t("lib_duplicate"))
+                self.delete = gr.Button(t("lib_delete"), variant="stop")
+                self.undo = gr.Button(t("lib_undo"), visible=False)
+            with gr.Row():
+                self.export_md = gr.Button(t("lib_export_md"))
+                self.export_docx = gr.Button(t("lib_export_docx"))
+            self.download = gr.File(label=t("lib_download"), interactive=False)
+            self.message = gr.Markdown()
+            self.deleted_id = gr.State(None)
+
+    def _setup_events(self) -> None:
+        quiet: dict[str, Any] = {"queue": False}
+        private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+        list_outputs = [self.table, self.row_ids, self.picked, self.message]
+        show = {"fn": self.listing, "inputs": [self.query, self.picked], "outputs": list_outputs, **quiet}
+        gr.on([self.refresh.click, self.query.submit, self.tab.select], **show, api_name="library_list")
+        refresh_list = {**show, "api_visibility": "private"}  # the list again after an action: not an endpoint
+        self.table.select(self.pick_row, self.row_ids, self.picked, **private)
+        self.picked.change(self.open_draft, self.picked, [self.title, self.editor, self.info, self.download],
+                           api_name="library_open", **quiet)
+        self.rename.click(self.do_rename, [self.picked, self.title], self.message, api_name="library_rename",
+                          **quiet).then(**refresh_list)
+        self.save.click(self.do_save, [self.picked, self.editor], self.message, api_name="library_save",
+                        **quiet).then(**refresh_list)
+        self.duplicate.click(self.do_duplicate, self.picked, [self.picked, self.message],
+                             api_name="library_duplicate", **quiet).then(**refresh_list)
+        undo_outputs = [self.deleted_id, self.undo, self.picked, self.message]
+        self.delete.click(self.do_delete, self.picked, undo_outputs, api_name="library_delete",
+                          **quiet).then(**refresh_list)
+        self.undo.click(self.do_undo, self.deleted_id, undo_outputs, api_name="library_undo",
+                        **quiet).then(**refresh_list)
+        self.open_outputs = [*self.targets.outputs(), *([self.tabs] if self.tabs is not None else []), self.message]
+        self.open_tab.click(self.do_open_in_tab, self.picked, self.open_outputs, **private)
+        self.export_md.click(self.do_export("md"), self.picked, [self.download, self.message],
+                             api_name="library_export_md")
+        self.export_docx.click(self.do_export("docx"), self.picked, [self.download, self.message],
+                               api_name="library_export_docx")
+        # On page load: the list, and the offer to resume the last unfinished draft of this user.
+        gr.on(None, self.initial, None, list_outputs, **private)
+        gr.on(None, self.offer, None, [self.offer_id, self.offer_text, self.offer_box, self.notice], **private)
+        self.offer_open.click(self.answer, self.offer_id, self.offer_box, **private).then(
+            lambda draft_id: draft_id, self.offer_id, self.picked, **private)
+        self.offer_dismiss.click(self.answer, self.offer_id, self.offer_box, **private)
+
+    # -- handlers ------------------------------------------------------------------------------------------
+    def listing(self, q: str, selected: str | None, request: gr.Request):
+        try:
+            rows, ids, options = self.lib.listing(q, request)
         except StudioError as exc:
             return [], [], gr.update(choices=[], value=None), f"⚠️ {exc}"
         value = selected if selected in ids else None
         return rows, ids, gr.update(choices=options, value=value), ""
 
-    def open_draft(draft_id: str | None, request: gr.Request):
+    def initial(self, request: gr.Request):
+        return self.listing("", None, request)
+
+    def open_draft(self, draft_id: str | None, request: gr.Request):
         if not draft_id:
             return "", "", "", gr.update(value=None)
         try:
-            name, text, _kind, line = lib.open(draft_id, request)
+            name, text, _kind, line = self.lib.open(draft_id, request)
         except StudioError as exc:
             return "", "", f"⚠️ {exc}", gr.update(value=None)
         return name, text, line, gr.update(value=None)
 
-    def pick_row(ids: list[str], evt: gr.SelectData):
+    def pick_row(self, ids: list[str], evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return ids[row] if isinstance(row, int) and 0 <= row < len(ids) else gr.update()
 
-    def guarded(fn):
-        """Run an action; a StudioError becomes a message line instead of a crash."""
-        def run(*args):
-            try:
-                return fn(*args)
-            except StudioError as exc:
-                return f"⚠️ {exc}"
-        return run
-
-    def do_rename(draft_id, new_title, request: gr.Request):
+    def do_rename(self, draft_id, new_title, request: gr.Request):
         if not draft_id:
             return "Pick a draft first."
-        return guarded(lib.rename)(draft_id, new_title, request)
+        return _guarded(self.lib.rename)(draft_id, new_title, request)
 
-    def do_save(draft_id, text, request: gr.Request):
+    def do_save(self, draft_id, text, request: gr.Request):
         if not draft_id:
             return "Pick a draft first."
-        return guarded(lib.save_text)(draft_id, text, request)
+        return _guarded(self.lib.save_text)(draft_id, text, request)
 
-    def do_duplicate(draft_id, request: gr.Request):
+    def do_duplicate(self, draft_id, request: gr.Request):
         if not draft_id:
             return gr.update(), "Pick a draft first."
         try:
-            return lib.duplicate(draft_id, request), "Duplicated: the copy is selected."
+            return self.lib.duplicate(draft_id, request), "Duplicated: the copy is selected."
         except StudioError as exc:
             return gr.update(), f"⚠️ {exc}"
 
-    def do_delete(draft_id, request: gr.Request):
+    def do_delete(self, draft_id, request: gr.Request):
         if not draft_id:
             return None, gr.update(visible=False), gr.update(), "Pick a draft first."
         try:
-            gone = lib.delete(draft_id, request)
+            gone = self.lib.delete(draft_id, request)
         except StudioError as exc:
             return None, gr.update(visible=False), gr.update(), f"⚠️ {exc}"
         return gone, gr.update(visible=True), None, "Deleted. **Undo delete** brings it back."
 
-    def do_undo(draft_id, request: gr.Request):
+    def do_undo(self, draft_id, request: gr.Request):
         if not draft_id:
             return None, gr.update(visible=False), gr.update(), "Nothing to undo."
         try:
-            lib.restore(draft_id, request)
+            self.lib.restore(draft_id, request)
         except StudioError as exc:
             return None, gr.update(visible=False), gr.update(), f"⚠️ {exc}"
         return None, gr.update(visible=False), draft_id, "Restored."
 
-    def do_export(fmt: str):
+    def do_export(self, fmt: str):
         def run(draft_id, request: gr.Request):
             if not draft_id:
                 return None, "Pick a draft first."
             try:
-                return lib.export(draft_id, fmt, request), f"Exported .{fmt}: use the download link."
+                return self.lib.export(draft_id, fmt, request), f"Exported .{fmt}: use the download link."
             except StudioError as exc:
                 return None, f"⚠️ {exc}"
             except OSError as exc:
                 return None, f"⚠️ could not write the export: {exc}"
         return run
 
-    tab_outputs = targets.outputs()
-    open_outputs = [*tab_outputs, *([tabs] if tabs is not None else []), message]
-
-    def do_open_in_tab(draft_id, request: gr.Request):
+    def do_open_in_tab(self, draft_id, request: gr.Request):
         if not draft_id:
-            return {message: "Pick a draft first."}
+            return {self.message: "Pick a draft first."}
         try:
-            draft = lib.draft(draft_id, request)
+            draft = self.lib.draft(draft_id, request)
         except StudioError as exc:
-            return {message: f"⚠️ {exc}"}
-        target = targets.get(draft.kind)
+            return {self.message: f"⚠️ {exc}"}
+        target = self.targets.get(draft.kind)
         if target is None:
-            return {message: f"A {draft.kind} draft opens here: edit it above, or export it."}
+            return {self.message: f"A {draft.kind} draft opens here: edit it above, or export it."}
         updates: dict[Any, Any] = dict(zip(target.outputs, target.load(draft), strict=True))
-        if tabs is not None:
-            updates[tabs] = gr.Tabs(selected=target.tab_id)
-        updates[message] = f"Opened “{draft.title}” in the {target.tab_id} tab."
+        if self.tabs is not None:
+            updates[self.tabs] = gr.Tabs(selected=target.tab_id)
+        updates[self.message] = f"Opened “{draft.title}” in the {target.tab_id} tab."
         return updates
 
-    def offer(request: gr.Request):
+    def offer(self, request: gr.Request):
         if is_ephemeral():
             gr.Warning(EPHEMERAL, duration=None, title="Drafts are temporary")
         try:
-            draft_id, sentence = lib.unfinished(request)
+            draft_id, sentence = self.lib.unfinished(request)
         except StudioError as exc:
             return None, "", gr.update(visible=False), f"⚠️ {exc}"
         if draft_id is not None:
@@ -306,37 +360,10 @@ def build_library_tab(ctx: UIContext) -> None:
                     title="Unfinished draft")
         return draft_id, sentence, gr.update(visible=draft_id is not None), gr.update()
 
-    def initial(request: gr.Request):
-        return listing("", None, request)
-
-    def answer(draft_id, request: gr.Request):
+    def answer(self, draft_id, request: gr.Request):
         if draft_id:
             try:
-                lib.answer_offer(draft_id, request)
+                self.lib.answer_offer(draft_id, request)
             except StudioError:
                 pass  # offered again next time: harmless
         return gr.update(visible=False)
-
-    list_outputs = [table, row_ids, picked, message]
-    show = {"fn": listing, "inputs": [query, picked], "outputs": list_outputs, "queue": False}
-    gr.on([refresh.click, query.submit, tab.select], **show, api_name="library_list")
-    refresh_list = {**show, "api_visibility": "private"}  # the list again after an action: not an endpoint
-    table.select(pick_row, row_ids, picked, queue=False, api_visibility="private")
-    picked.change(open_draft, picked, [title, editor, info, download], queue=False, api_name="library_open")
-    rename.click(do_rename, [picked, title], message, queue=False, api_name="library_rename").then(**refresh_list)
-    save.click(do_save, [picked, editor], message, queue=False, api_name="library_save").then(**refresh_list)
-    duplicate.click(do_duplicate, picked, [picked, message], queue=False,
-                    api_name="library_duplicate").then(**refresh_list)
-    delete.click(do_delete, picked, [deleted_id, undo, picked, message], queue=False,
-                 api_name="library_delete").then(**refresh_list)
-    undo.click(do_undo, deleted_id, [deleted_id, undo, picked, message], queue=False,
-               api_name="library_undo").then(**refresh_list)
-    open_tab.click(do_open_in_tab, picked, open_outputs, queue=False, api_visibility="private")
-    export_md.click(do_export("md"), picked, [download, message], api_name="library_export_md")
-    export_docx_btn.click(do_export("docx"), picked, [download, message], api_name="library_export_docx")
-    # On page load: the list, and the offer to resume the last unfinished draft of this user.
-    gr.on(None, initial, None, list_outputs, queue=False, api_visibility="private")
-    gr.on(None, offer, None, [offer_id, offer_text, offer_box, notice], queue=False, api_visibility="private")
-    offer_open.click(answer, offer_id, offer_box, queue=False, api_visibility="private").then(
-        lambda draft_id: draft_id, offer_id, picked, queue=False, api_visibility="private")
-    offer_dismiss.click(answer, offer_id, offer_box, queue=False, api_visibility="private")
