@@ -188,7 +188,8 @@ def build_blog_tab(ctx: UIContext) -> None:
     # The Library's "Open in its tab": the draft becomes this tab's current draft (Continue/Revise/Download
     # work on it); the brief fields are filled when the draft saved them (a first generation does).
     ctx.openers.register("blog", tab_id="blog", load=reopen,
-                    outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience, tone])
+                         outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience,
+                                  tone])
 
 
 def reopen(saved: Draft) -> tuple[Any, ...]:

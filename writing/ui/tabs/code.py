@@ -184,7 +184,7 @@ def build_code_tab(ctx: UIContext) -> None:
     stop.click(halt, None, None, queue=False, api_visibility="private")
     # The Library's "Open in its tab": the saved answer is split again into code and explanation.
     ctx.openers.register("code", tab_id="code", load=reopen,
-                    outputs=[code, explanation, check, progress, task, language, constraints])
+                         outputs=[code, explanation, check, progress, task, language, constraints])
 
 
 def reopen(saved: Draft) -> tuple[Any, ...]:
