@@ -73,8 +73,8 @@ def sampling_controls(values: SamplingParams | Preset, *, max_tokens_cap: int | 
 
 def _control(name: str, value: Any, *, max_tokens_cap: int | None) -> gr.components.Component:
     low, high = bounds(name)
-    if name == "seed":  # a number box: the range is too wide for a slider; -1 = random
-        return BoundedNumber(value=value, precision=0, minimum=-1, maximum=high, label=t(name), min_width=160)
+    if name == "seed":  # a number box: the range is too wide for a slider; any negative = random
+        return BoundedNumber(value=value, precision=0, maximum=high, label=t(name), min_width=160)
     if name == "max_new_tokens" and max_tokens_cap is not None:
         high = min(high, max_tokens_cap)
         value = min(value, high)
