@@ -13,10 +13,20 @@ tests/test_linear_parsers.py checks that on adversarial inputs for every parser 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+# markdown-it-py pads a table's short rows with empty cells, up to MAX_AUTOCOMPLETED_CELLS (65,536) per
+# table: a 1.5 KB table under a 256-column header became 65,536 cells, so 30 KB of such tables took 40 s
+# to parse and 68 s to export (issue #13). The table rule reads this module constant on every row; at
+# 1,024 padded cells per table the output stays within a few cells per input character, while a real
+# table (a few dozen cells, some left blank) is far below it. No other code in this process uses
+# markdown-it-py (gradio renders Markdown in the browser), so the tighter bound is ours alone.
+_table_rule = importlib.import_module("markdown_it.rules_block.table")  # the module, not its `table` function
+_table_rule.MAX_AUTOCOMPLETED_CELLS = min(_table_rule.MAX_AUTOCOMPLETED_CELLS, 1024)
 
 
 def _markdown() -> MarkdownIt:
@@ -25,9 +35,11 @@ def _markdown() -> MarkdownIt:
 
 # Blocks and inline markup (bold, italic, code spans): what the .docx export needs.
 _FULL = _markdown()
-# Blocks only: headings and fences, whose inline text callers want as written (with its `**`).
-# Skipping the inline pass also keeps the per-chunk fence split cheap while a reply streams.
-_BLOCKS = _markdown().disable("inline")
+# Blocks only, no tables: headings and fences, whose inline text callers want as written (with its `**`).
+# Fences and ATX headings interrupt a table as they do a paragraph, so tables change neither; skipping
+# them and the inline pass keeps the per-chunk fence split cheap while a reply streams (a table under a
+# 6,000-column header otherwise costs ~1 s: markdown-it pads short rows up to 65,536 cells).
+_BLOCKS = MarkdownIt("commonmark").disable("inline")
 
 
 def parse(text: str) -> list[Token]:
