@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from writing.compose.markdown import heading
 from writing.errors import ParamError, StudioError
@@ -148,8 +148,7 @@ _LABELS = [("word", "count"), ("wordcount",), ("words",), ("target", "length"), 
            ("length",), ("目", "标", "字", "数"), ("字", "数"), ("篇", "幅")]
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     text: str  # lowercased
     start: int
     end: int
@@ -165,8 +164,23 @@ class _Target:
 
 
 def _tokens(text: str) -> list[_Tok]:
-    return [_Tok(m.group().lower(), m.start(), m.end(), m.group().isspace(), m.group()[0].isdigit())
-            for m in _TOKEN.finditer(text)]
+    toks = []
+    for m in _TOKEN.finditer(text):
+        word = m.group()
+        toks.append(_Tok(word.lower(), m.start(), m.end(), word.isspace(), word[0].isdigit()))
+    return toks
+
+
+def _by_last(sequences: list[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    """Sequences grouped by their last token, in order: only those can end at a given token."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for sequence in sequences:
+        grouped.setdefault(sequence[-1], []).append(sequence)
+    return grouped
+
+
+_ABOUT_BY_LAST = _by_last(_ABOUT)
+_LABELS_BY_LAST = _by_last(_LABELS)
 
 
 def _skip(toks: Sequence[_Tok], i: int, step: int) -> int:
@@ -215,7 +229,7 @@ def _target_at(toks: Sequence[_Tok], k: int) -> _Target | None:
             last = u + 2
     first = k
     before = _skip(toks, k - 1, -1)
-    for about in _ABOUT:
+    for about in _ABOUT_BY_LAST.get(toks[before].text if 0 <= before < len(toks) else "", ()):
         start = _ends_with(toks, before, about)
         if start is not None:
             first, before = start, _skip(toks, start - 1, -1)
@@ -224,7 +238,7 @@ def _target_at(toks: Sequence[_Tok], k: int) -> _Target | None:
     if 0 <= colon < len(toks) and toks[colon].text in (":", "："):
         colon = _skip(toks, colon - 1, -1)
     labelled = False
-    for label in _LABELS:
+    for label in _LABELS_BY_LAST.get(toks[colon].text if 0 <= colon < len(toks) else "", ()):
         start = _ends_with(toks, colon, label)
         if start is not None:
             first, labelled = start, True
@@ -258,10 +272,11 @@ def _reaches_end(toks: Sequence[_Tok], i: int) -> bool:
     return i >= len(toks)
 
 
-def _target_at_end(text: str) -> tuple[int, int] | None:
+def _target_at_end(text: str, toks: Sequence[_Tok] | None = None,
+                   found: Sequence[_Target] | None = None) -> tuple[int, int] | None:
     """(start offset of the target with its separator, bracket and leading spaces; value) if the text ends with one."""
-    toks = _tokens(text)
-    found = _targets(toks)
+    toks = _tokens(text) if toks is None else toks
+    found = _targets(toks) if found is None else found
     if not found or not _reaches_end(toks, found[-1].last):
         return None
     i = _skip(toks, found[-1].first - 1, -1)
@@ -291,11 +306,11 @@ def is_target_line(text: str) -> bool:
 
 def extract_target(text: str) -> tuple[str, int | None]:
     """(text without its word target, the target or None). A target at the end wins."""
-    at_end = _target_at_end(text)
-    if at_end is not None:
-        return text[: at_end[0]].strip(), at_end[1]
     toks = _tokens(text)
     found = _targets(toks)
+    at_end = _target_at_end(text, toks, found)
+    if at_end is not None:
+        return text[: at_end[0]].strip(), at_end[1]
     if not found:
         return text, None
     target = found[0]
