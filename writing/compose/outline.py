@@ -215,7 +215,7 @@ def _target_at(toks: Sequence[_Tok], k: int) -> _Target | None:
     sep = _skip(toks, k + 1, 1)
     if sep < len(toks) and toks[sep].text in _RANGE_SEPS:
         b = _skip(toks, sep + 1, 1)
-        if b < len(toks) and toks[b].number:
+        if b < len(toks) and toks[b].number and len(toks[b].text) <= 13:
             b_value = _number(toks[b])
             value = (a + b_value) // 2 if b_value >= a else a
             after = b + 1
@@ -255,7 +255,9 @@ def _target_at(toks: Sequence[_Tok], k: int) -> _Target | None:
 def _targets(toks: Sequence[_Tok]) -> list[_Target]:
     found: list[_Target] = []
     for k, tok in enumerate(toks):
-        if tok.number and (not found or k >= found[-1].last):  # "300-500 words": 500 belongs to the range
+        # "300-500 words": 500 belongs to the range. Over 9 digits is no word count: int() of a huge digit
+        # run is itself super-linear (and refused past 4,300 digits), and the mean of two overflows a float.
+        if tok.number and len(tok.text) <= 13 and (not found or k >= found[-1].last):
             target = _target_at(toks, k)
             if target is not None and target.value > 0:
                 found.append(target)
