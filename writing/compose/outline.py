@@ -387,8 +387,8 @@ def _after(text: str, match: re.Match[str] | None, punctuation: str = "") -> str
 def _numbering(text: str) -> tuple[tuple[Any, ...], str] | None:
     """(kind, the text after the marker) for a numbered line: 1. / 1) / 1、 / 1.2 / IV. / A. / 一、 / （一） /
     第一章 / Section 2:. The kind keeps apart styles that mark different levels (chapters vs sections)."""
-    if (rest := _after(text, _ZH_CHAPTER.match(text), ":：、.．")) is not None:
-        return ("zh_chapter", _ZH_CHAPTER.match(text).group(1)), rest  # type: ignore[union-attr]
+    if (chapter := _ZH_CHAPTER.match(text)) is not None:
+        return ("zh_chapter", chapter.group(1)), _after(text, chapter, ":：、.．") or ""
     if (rest := _after(text, _ZH_LIST.match(text))) is not None:
         return ("zh_list",), rest
     if (rest := _after(text, _ZH_PAREN.match(text))) is not None:
