@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "platform's equivalent)")
     access = parser.add_argument_group("access (see README, Security)")
     access.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD",
-                        help="require a login; repeat for more users (also env STUDIO_AUTH: pairs separated by "
-                             "commas or newlines, e.g. a Space secret)")
+                        help="require a login; repeat for more users (also env STUDIO_AUTH: one user:password "
+                             "per line, e.g. a Space secret; split on the first ':')")
     access.add_argument("--auth-file", default=None, help="file with one user:password per line (# comments)")
     access.add_argument("--share", action="store_true",
                         help="also open a public gradio.live link (use with --auth: anyone with the link can use it)")

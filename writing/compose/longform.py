@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from writing.compose.language import is_chinese, wants_chinese
+from writing.compose.markdown import heading
 from writing.compose.outline import Outline, Section, edit_section, parse_outline, render_outline
 from writing.compose.prompts import render
 from writing.compose.wordcount import count_words, length_score
@@ -341,17 +342,18 @@ class Progress:
     stopped: bool = False  # the writer pressed Stop; the partial text is kept in `outline`
 
 
-_HEADING_LINE = re.compile(r"^\s*(#{1,6}\s+[^\n]*|\*\*[^\n]*\*\*)\s*(\n|$)")
-
-
 def clean_section_text(text: str, title: str) -> str:
-    """Drop a heading the model put above the body although told not to (the document adds its own)."""
+    """Drop a heading the model put above the body although told not to (the document adds its own):
+    a `#` heading line, or a bold-only first line naming the section. Read with compose.markdown, not a
+    regex: the old pattern's `\\s+[^\\n]*\\s*` overlapped (issue #13)."""
     stripped = text.lstrip()
-    match = _HEADING_LINE.match(stripped)
-    if match:
-        line = re.sub(r"[#*]", "", match.group(1)).strip()
-        if match.group(1).lstrip().startswith("#") or title.strip().casefold() in line.casefold():
-            return stripped[match.end():].lstrip()
+    first, newline, rest = stripped.partition("\n")
+    line = first.strip()
+    if heading(line) is not None:
+        return rest.lstrip()
+    if len(line) >= 4 and line.startswith("**") and line.endswith("**"):
+        if title.strip().casefold() in line.replace("#", "").replace("*", "").strip().casefold():
+            return rest.lstrip()
     return stripped
 
 

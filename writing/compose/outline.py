@@ -16,8 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
+from writing.compose.markdown import heading
 from writing.errors import ParamError, StudioError
 
 DEFAULT_SECTION_WORDS = 400  # a target for sections when neither the model nor the brief gives one
@@ -127,76 +128,283 @@ def check_target(value: Any, *, field: str = "target") -> int:
 # ---------------------------------------------------------------------------------------------
 # Word targets written in many ways: "(300 words)", "- 300 words", "约300字", "（字数：300）",
 # "(Word count: 300)", "(300-400 words)" (the middle of a range).
+#
+# Read by a small recogniser over tokens, not one big regex: the pattern this replaces chained
+# optional `\s*` around optional parts and backtracked ~n^3 on a line with a long run of spaces
+# (issue #13). Tokenising is one linear pass (every regex alternative below is a single run of one
+# character class); the recogniser then looks a bounded number of tokens around each number.
 
-_NUM = r"\d{1,3}(?:[,，]\d{3})+|\d+"
-_RANGE = rf"(?P<a>{_NUM})(?:\s*(?:-|–|—|~|〜|～|to|至|到)\s*(?P<b>{_NUM}))?"
-_ABOUT = r"(?:about|around|approx(?:imately|\.)?|roughly|~|≈|约|大约|左右)?\s*"
-_UNIT = r"(?:words?(?![A-Za-z])|个?字|词)"
-_LABEL = r"(?:word\s*count|words|target(?:\s*length)?|length|字数|篇幅|目标字数)"
-# With a label ("Word count: 300") the unit is optional; without one it is required ("300 words").
-_TARGET_CORE = rf"(?:(?P<label>{_LABEL})\s*[:：]?\s*)?{_ABOUT}{_RANGE}\s*(?(label)(?:{_UNIT})?|{_UNIT})\s*(?:左右)?"
-# Separators and brackets that belong to the target, not to the title, when we cut it out.
-_TARGET_AT_END = re.compile(
-    rf"\s*(?:[-–—:：,，|/]\s*)?[(\[（【]?\s*{_TARGET_CORE}\s*[)\]）】]?\s*[.。]?\s*$", re.IGNORECASE
-)
-_TARGET_ANYWHERE = re.compile(rf"\s*[(\[（【]?\s*{_TARGET_CORE}\s*[)\]）】]?", re.IGNORECASE)
-# A line that is only a target: "Word count: 300", "- 约300字", "Target: 300 words".
-_TARGET_LINE = re.compile(rf"^[(\[（【]?\s*{_TARGET_CORE}\s*[)\]）】]?\s*[.。]?$", re.IGNORECASE)
+_TOKEN = re.compile(r"\s+|\d+(?:[,，]\d{3}(?!\d))*|[A-Za-z]+|.", re.DOTALL)
+_OPEN = set("([（【")
+_CLOSE = set(")]）】")
+_RANGE_SEPS = {"-", "–", "—", "~", "〜", "～", "至", "到", "to"}
+_SEPARATORS = set("-–—:：,，|/")
+_PERIODS = {".", "。"}
+# Words before the number: "about 300 words", "约300字", "approx. 250 words" (as token sequences).
+_ABOUT = [("about",), ("around",), ("approx", "."), ("approximately",), ("approx",), ("roughly",), ("~",),
+          ("≈",), ("大", "约"), ("约",), ("左", "右")]
+# Labels that make the unit optional: "Word count: 300", "字数：300", "Target length: 300 words".
+_LABELS = [("word", "count"), ("wordcount",), ("words",), ("target", "length"), ("targetlength",), ("target",),
+           ("length",), ("目", "标", "字", "数"), ("字", "数"), ("篇", "幅")]
 
 
-def _target_value(match: re.Match[str]) -> int:
-    a = int(re.sub(r"[,，]", "", match.group("a")))
-    b = match.group("b")
-    if b is None:
-        return a
-    b_value = int(re.sub(r"[,，]", "", b))
-    return (a + b_value) // 2 if b_value >= a else a
+class _Tok(NamedTuple):
+    text: str  # lowercased
+    start: int
+    end: int
+    space: bool
+    number: bool
+
+
+@dataclass(frozen=True)
+class _Target:
+    first: int  # token index where the target starts (label, "about" or the number)
+    last: int  # token index after it ends (unit, "左右" or the number)
+    value: int
+
+
+def _tokens(text: str) -> list[_Tok]:
+    toks = []
+    for m in _TOKEN.finditer(text):
+        word = m.group()
+        toks.append(_Tok(word.lower(), m.start(), m.end(), word.isspace(), word[0].isdigit()))
+    return toks
+
+
+def _by_last(sequences: list[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    """Sequences grouped by their last token, in order: only those can end at a given token."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for sequence in sequences:
+        grouped.setdefault(sequence[-1], []).append(sequence)
+    return grouped
+
+
+_ABOUT_BY_LAST = _by_last(_ABOUT)
+_LABELS_BY_LAST = _by_last(_LABELS)
+
+
+def _skip(toks: Sequence[_Tok], i: int, step: int) -> int:
+    """The index of the next non-space token from i in direction step (may be out of range)."""
+    while 0 <= i < len(toks) and toks[i].space:
+        i += step
+    return i
+
+
+def _ends_with(toks: Sequence[_Tok], i: int, words: tuple[str, ...]) -> int | None:
+    """If the tokens ending at index i spell `words` (spaces allowed between Latin words only), the first index."""
+    for n, word in enumerate(reversed(words)):
+        if n:
+            j = _skip(toks, i, -1)
+            if j != i and not (word.isascii() and word.isalpha()):
+                return None  # "大约", "字数": no space inside
+            i = j
+        if not 0 <= i < len(toks) or toks[i].text != word:
+            return None
+        i -= 1
+    return i + 1
+
+
+def _number(tok: _Tok) -> int:
+    return int(tok.text.replace(",", "").replace("，", ""))
+
+
+def _target_at(toks: Sequence[_Tok], k: int) -> _Target | None:
+    """The target around the number at token k, or None when the number is not a word target."""
+    a = _number(toks[k])
+    value, after = a, k + 1
+    sep = _skip(toks, k + 1, 1)
+    if sep < len(toks) and toks[sep].text in _RANGE_SEPS:
+        b = _skip(toks, sep + 1, 1)
+        if b < len(toks) and toks[b].number and len(toks[b].text) <= 13:
+            b_value = _number(toks[b])
+            value = (a + b_value) // 2 if b_value >= a else a
+            after = b + 1
+    last = None
+    u = _skip(toks, after, 1)
+    if u < len(toks):
+        word = toks[u].text
+        if word in ("word", "words", "字", "词"):
+            last = u + 1
+        elif word == "个" and u + 1 < len(toks) and toks[u + 1].text == "字":
+            last = u + 2
+    first = k
+    before = _skip(toks, k - 1, -1)
+    for about in _ABOUT_BY_LAST.get(toks[before].text if 0 <= before < len(toks) else "", ()):
+        start = _ends_with(toks, before, about)
+        if start is not None:
+            first, before = start, _skip(toks, start - 1, -1)
+            break
+    colon = before
+    if 0 <= colon < len(toks) and toks[colon].text in (":", "："):
+        colon = _skip(toks, colon - 1, -1)
+    labelled = False
+    for label in _LABELS_BY_LAST.get(toks[colon].text if 0 <= colon < len(toks) else "", ()):
+        start = _ends_with(toks, colon, label)
+        if start is not None:
+            first, labelled = start, True
+            break
+    if last is None and not labelled:
+        return None  # a bare number ("Section 3") is no target
+    last = last if last is not None else after
+    tail = _skip(toks, last, 1)
+    if tail + 1 < len(toks) and toks[tail].text == "左" and toks[tail + 1].text == "右":
+        last = tail + 2
+    return _Target(first, last, value)
+
+
+def _targets(toks: Sequence[_Tok]) -> list[_Target]:
+    found: list[_Target] = []
+    for k, tok in enumerate(toks):
+        # "300-500 words": 500 belongs to the range. Over 9 digits is no word count: int() of a huge digit
+        # run is itself super-linear (and refused past 4,300 digits), and the mean of two overflows a float.
+        if tok.number and len(tok.text) <= 13 and (not found or k >= found[-1].last):
+            target = _target_at(toks, k)
+            if target is not None and target.value > 0:
+                found.append(target)
+    return found
+
+
+def _reaches_end(toks: Sequence[_Tok], i: int) -> bool:
+    """Only an optional closing bracket and an optional full stop (and spaces) from token i on."""
+    i = _skip(toks, i, 1)
+    if i < len(toks) and toks[i].text in _CLOSE:
+        i = _skip(toks, i + 1, 1)
+    if i < len(toks) and toks[i].text in _PERIODS:
+        i = _skip(toks, i + 1, 1)
+    return i >= len(toks)
+
+
+def _target_at_end(text: str, toks: Sequence[_Tok] | None = None,
+                   found: Sequence[_Target] | None = None) -> tuple[int, int] | None:
+    """(start offset of the target with its separator, bracket and leading spaces; value) if the text ends with one."""
+    toks = _tokens(text) if toks is None else toks
+    found = _targets(toks) if found is None else found
+    if not found or not _reaches_end(toks, found[-1].last):
+        return None
+    i = _skip(toks, found[-1].first - 1, -1)
+    start = found[-1].first
+    if 0 <= i < len(toks) and toks[i].text in _OPEN:
+        start, i = i, _skip(toks, i - 1, -1)
+    if 0 <= i < len(toks) and toks[i].text in _SEPARATORS:
+        start = i
+    while start > 0 and toks[start - 1].space:
+        start -= 1
+    return toks[start].start, found[-1].value
 
 
 def is_target_line(text: str) -> bool:
     """A line that only states a word target ("Word count: 300", "约300字"): read as the target, not a point."""
-    match = _TARGET_LINE.match(text.strip())
-    return bool(match and match.group("a") and _target_value(match) > 0)
+    toks = _tokens(text.strip())
+    found = _targets(toks)
+    if not found:
+        return False
+    first = found[0].first
+    if first > 0:
+        opening = _skip(toks, first - 1, -1)
+        if not (opening == 0 and toks[0].text in _OPEN):
+            return False
+    return _reaches_end(toks, found[0].last)
 
 
 def extract_target(text: str) -> tuple[str, int | None]:
     """(text without its word target, the target or None). A target at the end wins."""
-    for pattern in (_TARGET_AT_END, _TARGET_ANYWHERE):
-        match = pattern.search(text)
-        if match and match.group("a"):
-            value = _target_value(match)
-            if value > 0:
-                rest = (text[: match.start()] + " " + text[match.end():]).strip()
-                return rest, value
-    return text, None
+    toks = _tokens(text)
+    found = _targets(toks)
+    at_end = _target_at_end(text, toks, found)
+    if at_end is not None:
+        return text[: at_end[0]].strip(), at_end[1]
+    if not found:
+        return text, None
+    target = found[0]
+    first, last = target.first, target.last
+    i = _skip(toks, first - 1, -1)
+    if 0 <= i < len(toks) and toks[i].text in _OPEN:
+        first = i
+    while first > 0 and toks[first - 1].space:
+        first -= 1
+    j = _skip(toks, last, 1)
+    last = j + 1 if j < len(toks) and toks[j].text in _CLOSE else j
+    end = toks[last - 1].end
+    return (text[: toks[first].start] + " " + text[end:]).strip(), target.value
 
 
 # ---------------------------------------------------------------------------------------------
-# Line classification
+# Line classification. Every pattern matches only a line's marker (anchored, no quantifier that
+# overlaps a neighbour); the rest of the line is sliced off and stripped, never captured by `(.*)`.
 
 _ZH_NUM = "一二三四五六七八九十百零〇两"
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_NUMBERED = re.compile(r"^(\d{1,3})\s*[.)、．:：]\s+(.*)$|^(\d{1,3})[.)、．](?!\d)\s*(.*)$")
-_BULLET = re.compile(r"^[-*+•·●○◦▪■]\s+(.*)$")
-_ZH_LIST = re.compile(rf"^[{_ZH_NUM}]+\s*[、.．]\s*(.*)$")
-_ZH_PAREN = re.compile(rf"^[(（][{_ZH_NUM}\d]+[)）]\s*(.*)$")
-_ZH_CHAPTER = re.compile(rf"^第\s*[{_ZH_NUM}\d]+\s*(章|节|部分|篇|段|部)\s*[:：、.．]?\s*(.*)$")
+_NUMBERED = re.compile(r"\d{1,3}(?:\s*[.)、．:：]\s|[.)、．](?!\d))")
+_SUBNUMBERED = re.compile(r"\d{1,3}(?:[.．]\d{1,3})+[.)、．]?(?=\s)")  # "1.2 Background", "2.3.1)"
+_ROMAN = re.compile(r"(?:[IVXLC]{1,7}|[ivxlc]{1,7})[.)](?=\s)")  # "IV. Results", "ii) method"
+_LETTER = re.compile(r"[A-Za-z][.)](?=\s)")  # "A. Hook", "b) thesis"
+_BULLET = re.compile(r"[-*+•·●○◦▪■]\s")
+_ZH_LIST = re.compile(rf"[{_ZH_NUM}]+\s*[、.．]")
+_ZH_PAREN = re.compile(rf"[(（][{_ZH_NUM}\d]+[)）]")
+_ZH_CHAPTER = re.compile(rf"第\s*[{_ZH_NUM}\d]+\s*(章|节|部分|篇|段|部)")
 _LABELLED = re.compile(
-    r"^(section|part|chapter|step|paragraph|para\.?)\s+(?:\d{1,3}|[ivxlc]+|one|two|three|four|five|six|seven|"
-    r"eight|nine|ten|eleven|twelve)\b\s*[:.\-–—)]?\s*(.*)$",
+    r"(section|part|chapter|step|paragraph|para\.?)\s+(?:\d{1,3}|[ivxlc]+|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve)\b",
     re.IGNORECASE,
 )
-_LOCKED = re.compile(r"\s*(?:\[locked\]|\(locked\)|🔒)\s*$", re.IGNORECASE)
+_LOCKS = ("[locked]", "(locked)", "🔒")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _POINT_LABEL = re.compile(
     r"^(?:key\s*points?|main\s*points?|points?|topics?|covers?|content|summary|description|要点|主要内容|内容|"
-    r"核心要点|关键点|概要)\s*[:：]\s*",
+    r"核心要点|关键点|概要)\s*[:：]",
     re.IGNORECASE,
 )
-_TITLE_LABEL = re.compile(r"^(?:title|document\s*title|标题|题目|文章标题)\s*[:：]\s*(.+)$", re.IGNORECASE)
-_OUTLINE_WORD = re.compile(r"^(?:outline|大纲|提纲)\s*(?:[:：\-–—]\s*|$)", re.IGNORECASE)
+_TITLE_LABEL = re.compile(r"^(?:title|document\s*title|标题|题目|文章标题)\s*[:：]", re.IGNORECASE)
+_OUTLINE_WORD = re.compile(r"^(?:outline|大纲|提纲)\s*(?:[:：\-–—]|$)", re.IGNORECASE)
 _TOTAL_LINE = re.compile(r"^(?:total|overall|in\s+total|总计|合计|总字数|全文)", re.IGNORECASE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_ROMAN_VALUES = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+
+
+def _roman(numeral: str) -> int | None:
+    """The value of a well-formed Roman numeral up to 399 ("iv" -> 4), else None ("IIII", "VX", "civil")."""
+    digits = [_ROMAN_VALUES[ch] for ch in numeral.lower()]
+    total = sum(-d if i + 1 < len(digits) and d < digits[i + 1] else d for i, d in enumerate(digits))
+    canonical = ""
+    rest = total
+    for value, symbol in ((100, "c"), (90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"),
+                          (1, "i")):
+        while rest >= value:
+            canonical += symbol
+            rest -= value
+    return total if canonical == numeral.lower() else None
+
+
+def _after(text: str, match: re.Match[str] | None, punctuation: str = "") -> str | None:
+    """The text after a marker, spaces and at most one of `punctuation` removed; None without a match."""
+    if match is None:
+        return None
+    rest = text[match.end():].lstrip()
+    if rest[:1] and rest[0] in punctuation:
+        rest = rest[1:].lstrip()
+    return rest
+
+
+def _numbering(text: str) -> tuple[tuple[Any, ...], str] | None:
+    """(kind, the text after the marker) for a numbered line: 1. / 1) / 1、 / 1.2 / IV. / A. / 一、 / （一） /
+    第一章 / Section 2:. The kind keeps apart styles that mark different levels (chapters vs sections)."""
+    if (chapter := _ZH_CHAPTER.match(text)) is not None:
+        return ("zh_chapter", chapter.group(1)), _after(text, chapter, ":：、.．") or ""
+    if (rest := _after(text, _ZH_LIST.match(text))) is not None:
+        return ("zh_list",), rest
+    if (rest := _after(text, _ZH_PAREN.match(text))) is not None:
+        return ("zh_paren",), rest
+    if (labelled := _LABELLED.match(text)) is not None:
+        return ("labelled", labelled.group(1).lower()), _after(text, labelled, ":.-–—)") or ""
+    if (rest := _after(text, _NUMBERED.match(text))) is not None:
+        return ("num",), rest
+    if (sub := _SUBNUMBERED.match(text)) is not None:
+        return ("subnum", sub.group().count(".") + sub.group().count("．")), _after(text, sub) or ""
+    roman = _ROMAN.match(text)
+    if roman is not None and _roman(roman.group()[:-1]) is not None:
+        return ("roman", roman.group()[:-1].isupper()), _after(text, roman) or ""
+    if (rest := _after(text, _LETTER.match(text))) is not None:
+        return ("letter", text[0].isupper()), rest
+    return None
 
 
 @dataclass(frozen=True)
@@ -216,51 +424,53 @@ def _indent(line: str) -> int:
     return 0 if width < 2 else width
 
 
+def _is_bold(text: str) -> bool:
+    return len(text) > 4 and (text.startswith("**") and text.endswith("**") or text.startswith("__")
+                              and text.endswith("__"))
+
+
 def _unbold(text: str) -> str:
     stripped = text.strip()
-    match = re.fullmatch(r"\*\*(.+)\*\*|__(.+)__", stripped)
-    if match:
-        return (match.group(1) or match.group(2)).strip()
-    return stripped
+    return stripped[2:-2].strip() if _is_bold(stripped) else stripped
+
+
+def _without_bold(text: str) -> str:
+    return _BOLD.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+def _strip_locked(text: str) -> tuple[str, bool]:
+    """(text without a trailing lock marker, whether it had one)."""
+    stripped = text.rstrip()
+    for marker in _LOCKS:
+        if stripped[-len(marker):].lower() == marker:
+            return stripped[: -len(marker)].rstrip(), True
+    return text, False
 
 
 def _classify(index: int, raw: str, blank_before: bool) -> _Line:
     indent = _indent(raw)
     plain = raw.strip()
-    heading = _HEADING.match(plain)
-    if heading:
-        text = _strip_number(_unbold(heading.group(2)))
-        return _Line(index, ("h", len(heading.group(1))), text, plain, indent, blank_before, False)
+    found = heading(plain)
+    if found:
+        text = _strip_number(_unbold(found[1]))
+        return _Line(index, ("h", found[0]), text, plain, indent, blank_before, False)
     # "**1. Intro** (300 words)": look at the line without bold markers to see its numbering.
-    bare = _BOLD.sub(lambda m: m.group(1) or m.group(2), plain)
+    bare = _without_bold(plain)
     bullet = _BULLET.match(plain)
     if bullet:
-        inner = bullet.group(1).strip()
+        inner = plain[bullet.end():].strip()
         if is_target_line(_unbold(inner)):
             return _Line(index, None, inner, plain, indent, blank_before, True)
         return _Line(index, ("bullet", indent), inner, plain, indent, blank_before, True)
-    for kind, pattern, group in (
-        ("zh_chapter", _ZH_CHAPTER, 2),
-        ("zh_list", _ZH_LIST, 1),
-        ("zh_paren", _ZH_PAREN, 1),
-        ("labelled", _LABELLED, 2),
-    ):
-        match = pattern.match(bare)
-        if match:
-            style: tuple[Any, ...] = (kind, indent)
-            if kind == "zh_chapter":
-                style = (kind, match.group(1), indent)
-            elif kind == "labelled":
-                style = (kind, match.group(1).lower(), indent)
-            return _Line(index, style, _keep_bold_title(plain, match.group(group)), plain, indent, blank_before, False)
-    numbered = _NUMBERED.match(bare)
+    numbered = _numbering(bare)
     if numbered:
-        text = numbered.group(2) if numbered.group(2) is not None else numbered.group(4)
-        return _Line(index, ("num", indent), _keep_bold_title(plain, text), plain, indent, blank_before, True)
+        kind, text = numbered
+        return _Line(index, (*kind, indent), _keep_bold_title(plain, text), plain, indent, blank_before,
+                     kind[0] in ("num", "subnum", "roman", "letter"))
     if not plain or is_target_line(_unbold(plain)):
         return _Line(index, None, plain, plain, indent, blank_before, False)
     # A bold-only line ("**Introduction (300 words)**") or a plain line carrying a target.
-    if re.fullmatch(r"\*\*.+\*\*|__.+__", plain) and indent == 0:
+    if _is_bold(plain) and indent == 0:
         return _Line(index, ("bold", 0), _unbold(plain), plain, indent, blank_before, False)
     if indent == 0 and extract_target(plain)[1] is not None and not _POINT_LABEL.match(plain):
         return _Line(index, ("plain_target", 0), plain, plain, indent, blank_before, False)
@@ -269,53 +479,53 @@ def _classify(index: int, raw: str, blank_before: bool) -> _Line:
 
 def _keep_bold_title(plain: str, text: str) -> str:
     """Keep `**Title** - description` apart: the bold part is the title, the rest a point."""
-    original = _strip_number(_BULLET_PREFIX.sub("", plain))
+    bullet = _BULLET.match(plain)
+    original = _strip_number(plain[bullet.end():] if bullet else plain)
     if original.startswith(("**", "__")) and _BOLD.match(original):
         return original  # resolved later by _split_title
     return text.strip()
 
 
-_BULLET_PREFIX = re.compile(r"^[-*+•·●○◦▪■]\s+")
-_NUMBER_PREFIX = re.compile(
-    rf"^(?:\*\*|__)?\s*(?:\d{{1,3}}\s*[.)、．:：](?!\d)\s*|[{_ZH_NUM}]+\s*[、.．]\s*|[(（][{_ZH_NUM}\d]+[)）]\s*"
-    rf"|第\s*[{_ZH_NUM}\d]+\s*(?:章|节|部分|篇|段|部)\s*[:：、.．]?\s*"
-    r"|(?:section|part|chapter|step)\s+(?:\d{1,3}|[ivxlc]+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
-    r"\s*[:.\-–—)]?\s*)",
-    re.IGNORECASE,
-)
-
-
 def _strip_number(text: str) -> str:
-    """Drop ONE numbering prefix ("1. ", "一、", "第一章 ", "Section 2:"): the renderer adds its own."""
-    match = _NUMBER_PREFIX.match(text)
-    if not match:
-        return text.strip()
-    prefix = match.group(0)
-    rest = text[match.end():]
-    if prefix.startswith(("**", "__")):  # "**1. Intro**" -> "**Intro**"
-        rest = prefix[:2] + rest
-    return rest.strip()
+    """Drop ONE numbering prefix ("1. ", "1.2 ", "IV. ", "A) ", "一、", "（一）", "第一章 ", "Section 2:", "- ")
+    from a section title: the renderer adds its own."""
+    stripped = text.strip()
+    bold = stripped[:2] if stripped.startswith(("**", "__")) else ""
+    inner = stripped[len(bold):].lstrip()
+    bullet = _BULLET.match(inner)
+    if bullet:
+        return (bold + inner[bullet.end():].lstrip()).strip()
+    numbered = _numbering(inner)
+    if numbered is None:
+        return stripped
+    return (bold + numbered[1]).strip()  # "**1. Intro**" -> "**Intro**"
+
+
+_TRAILING_PUNCTUATION = set("-–—:：|,，")
 
 
 def _split_title(text: str) -> tuple[str, int | None, bool, list[str]]:
     """A section line's text -> (title, target, locked, extra points)."""
-    locked = bool(_LOCKED.search(text))
-    text = _LOCKED.sub("", text)
+    text, locked = _strip_locked(text)
     extra: list[str] = []
-    bold = re.match(r"^(?:\*\*(.+?)\*\*|__(.+?)__)(.*)$", text.strip())
+    bold = re.match(r"(?:\*\*(.+?)\*\*|__(.+?)__)", text.strip())
     if bold:
         title = (bold.group(1) or bold.group(2)).strip()
-        rest = bold.group(3)
+        rest = text.strip()[bold.end():]
         title, target = extract_target(title)
         rest, rest_target = extract_target(rest)
         target = target if target is not None else rest_target
-        rest = re.sub(r"^\s*[-–—:：|,，]\s*", "", rest).strip()
+        rest = rest.strip()
+        if rest[:1] in _TRAILING_PUNCTUATION:
+            rest = rest[1:].strip()
         if rest:
             extra.append(rest)
     else:
-        title, target = extract_target(_BOLD.sub(lambda m: m.group(1) or m.group(2), text))
-    title = re.sub(r"[\s\-–—:：|,，]+$", "", title).strip()
-    title = _BOLD.sub(lambda m: m.group(1) or m.group(2), title).strip()
+        title, target = extract_target(_without_bold(text))
+    end = len(title)
+    while end and (title[end - 1].isspace() or title[end - 1] in _TRAILING_PUNCTUATION):
+        end -= 1
+    title = _without_bold(title[:end]).strip()
     return title, target, locked, extra
 
 
@@ -407,20 +617,19 @@ def _section_style(lines: Sequence[_Line]) -> tuple[Any, ...] | None:
 
 
 def _ends_with_target(text: str) -> bool:
-    text = _LOCKED.sub("", _BOLD.sub(lambda m: m.group(1) or m.group(2), text))
-    match = _TARGET_AT_END.search(text)
-    return bool(match and match.group("a") and _target_value(match) > 0)
+    return _target_at_end(_strip_locked(_without_bold(text))[0]) is not None
 
 
 def _find_title(before: Sequence[_Line]) -> str:
     for line in before:
-        label = _TITLE_LABEL.match(_BOLD.sub(lambda m: m.group(1) or m.group(2), line.plain))
-        if label:
-            return _clean_doc_title(label.group(1))
+        plain = _without_bold(line.plain)
+        label = _TITLE_LABEL.match(plain)
+        if label and plain[label.end():].strip():
+            return _clean_doc_title(plain[label.end():])
     for line in before:
         if line.style is not None and line.style[0] in ("h", "bold"):
-            heading = _HEADING.match(line.plain)  # the whole heading: a title may start with a number
-            found = _clean_doc_title(heading.group(2) if heading else line.text)
+            whole = heading(line.plain)  # the whole heading: a title may start with a number
+            found = _clean_doc_title(whole[1] if whole else line.text)
             if found:
                 return found
     return ""
@@ -443,7 +652,7 @@ def _read_body(body: Sequence[_Line], *, last: bool) -> tuple[int | None, list[s
     seen_list = False
     for line in body:
         text = _unbold(line.text) if line.is_bullet or line.style is not None else _unbold(line.plain)
-        text = _LOCKED.sub("", text).strip()
+        text = _strip_locked(text)[0].strip()
         if is_target_line(text):
             _, value = extract_target(text)
             if target is None:

@@ -12,6 +12,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+from markdown_it.token import Token
+
+from writing.compose.markdown import parse as parse_markdown
 from writing.errors import StudioError
 
 NAME_MAX_BYTES = 120  # stem limit in UTF-8 bytes: far below every filesystem's 255, room for " (2).docx"
@@ -70,125 +73,203 @@ def xml_safe(text: str) -> str:
 
 
 # --- Markdown -> Word ------------------------------------------------------------------------------
+# The Markdown is read by compose.markdown (markdown-it-py, linear time): the regexes this replaces
+# backtracked cubically on a long heading line (issue #13). Word refuses tables wider than 63 columns.
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^(\s*)\d{1,9}[.)]\s+(.*)$")
-_QUOTE = re.compile(r"^\s*>\s?(.*)$")
-_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-# Emphasis only at word edges, so snake_case names and 2*3*4 stay as written.
-_INLINE = re.compile(r"(\*\*[^*]+?\*\*|(?<!\w)__[^_]+?__(?!\w)|`[^`]+`|(?<![\w*])\*[^*\s][^*]*?\*(?![\w*])"
-                     r"|(?<!\w)_[^_\s][^_]*?_(?!\w))")
 MONO = "Courier New"
+WORD_MAX_COLUMNS = 63
 
 
 def markdown_to_docx(markdown: str, *, title: str = ""):
-    """Build a python-docx Document from Markdown text (a pragmatic subset, lossless for plain text)."""
+    """Build a python-docx Document from Markdown text (CommonMark + tables; lossless for plain text)."""
     import docx  # python-docx; imported here so the store and the CLI stay light
 
     document = docx.Document()
     document.core_properties.title = xml_safe(title)[:255]
-    lines = xml_safe(markdown).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if title and not any(_HEADING.match(line) for line in lines[:3]):
-        document.add_heading(xml_safe(title), level=0)
-    paragraph: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            _add_inline(document.add_paragraph(), " ".join(s.strip() for s in paragraph))
-            paragraph.clear()
-
+    tokens = parse_markdown(xml_safe(markdown))
+    writer = _Writer(document)
+    if title and not any(t.type == "heading_open" and t.map is not None and t.map[0] < 3 for t in tokens):
+        writer.paragraph("Title").add_run(xml_safe(title))
+    lists: list[str] = []  # the open lists, outermost first: "List Bullet" / "List Number"
+    quotes = 0
+    item_paragraphs = 0  # paragraphs seen in the innermost open list item
     i = 0
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            flush()
-            marker, code = fence.group(1), []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(marker):
-                code.append(lines[i])
-                i += 1
-            _add_code(document, code)
-            i += 1  # the closing fence (or the end of the text when it was never closed)
+    while i < len(tokens):
+        token = tokens[i]
+        kind = token.type
+        if kind == "heading_open":
+            _add_inline(writer.paragraph(f"Heading {min(int(token.tag[1:]), 9)}"), tokens[i + 1].children or [])
+            i += 3
             continue
-        if not line.strip():
-            flush()
-        elif heading := _HEADING.match(line):
-            flush()
-            document.add_heading(heading.group(2), level=min(len(heading.group(1)), 9))
-        elif _RULE.match(line):
-            flush()
-            document.add_paragraph()
-        elif line.lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]):
-            flush()
-            rows = [line]
-            i += 2
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(lines[i])
-                i += 1
-            _add_table(document, rows)
+        if kind == "paragraph_open":
+            if lists and item_paragraphs == 0:
+                depth = min(len(lists), 3)  # Word ships three levels of each list style
+                style = lists[-1] if depth == 1 else f"{lists[-1]} {depth}"
+            else:
+                style = "Quote" if quotes else None
+            item_paragraphs += 1
+            _add_inline(writer.paragraph(style), tokens[i + 1].children or [])
+            i += 3
             continue
-        elif item := _BULLET.match(line):
-            flush()
-            _add_list_item(document, item, "List Bullet")
-        elif item := _NUMBERED.match(line):
-            flush()
-            _add_list_item(document, item, "List Number")
-        elif quote := _QUOTE.match(line):
-            flush()
-            _add_inline(document.add_paragraph(style="Quote"), quote.group(1))
-        else:
-            paragraph.append(line)
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            lists.append("List Bullet" if kind == "bullet_list_open" else "List Number")
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "list_item_open":
+            item_paragraphs = 0
+        elif kind == "blockquote_open":
+            quotes += 1
+        elif kind == "blockquote_close":
+            quotes -= 1
+        elif kind in ("fence", "code_block"):
+            _add_code(writer.paragraph(None), token.content.rstrip("\n").split("\n"))
+        elif kind == "html_block":
+            writer.paragraph(None).add_run(token.content.rstrip("\n"))
+        elif kind == "hr":
+            writer.paragraph(None)
+        elif kind == "table_open":
+            rows: list[list[Token]] = []
+            while tokens[i].type != "table_close":
+                if tokens[i].type == "tr_open":
+                    rows.append([])
+                elif tokens[i].type == "inline":
+                    rows[-1].append(tokens[i])
+                i += 1
+            _add_table(writer, rows)
         i += 1
-    flush()
     return document
 
 
-def _add_list_item(document, match: re.Match[str], style: str) -> None:
-    depth = min(len(match.group(1).replace("\t", "    ")) // 2, 2)  # two spaces per level; Word ships 3 levels
-    _add_inline(document.add_paragraph(style=style if depth == 0 else f"{style} {depth + 1}"), match.group(2))
+class _Writer:
+    """Appends body paragraphs and tables in O(1) each. python-docx's own add_paragraph/add_table look
+    for the body's final sectPr by scanning every child, which makes a long document quadratic, and
+    its style setter re-reads the whole style table on every call (~2 ms): style ids are looked up once."""
+
+    def __init__(self, document):
+        self.document = document
+        self._style_ids: dict[str, str] = {}
+        body = document.element.body
+        last = body[-1] if len(body) else None
+        self._anchor = last if last is not None and last.tag.endswith("}sectPr") else None
+        self._body = body
+
+    def _place(self, element) -> None:
+        if self._anchor is not None:
+            self._anchor.addprevious(element)
+        else:
+            self._body.append(element)
+
+    def paragraph(self, style: str | None):
+        from docx.oxml import OxmlElement
+        from docx.text.paragraph import Paragraph
+
+        element = OxmlElement("w:p")
+        self._place(element)
+        if style:
+            element.get_or_add_pPr().style = self._style_id(style)
+        return Paragraph(element, self.document)
+
+    def _style_id(self, name: str) -> str:
+        if name not in self._style_ids:
+            self._style_ids[name] = self.document.styles[name].style_id
+        return self._style_ids[name]
+
+    def table(self, rows: int, cols: int):
+        from docx.oxml.table import CT_Tbl
+        from docx.shared import Inches
+        from docx.table import Table
+
+        section = self.document.sections[-1]
+        width = (section.page_width or Inches(8.5)) - (section.left_margin or Inches(1)) \
+            - (section.right_margin or Inches(1))
+        element = CT_Tbl.new_tbl(rows, cols, width)
+        self._place(element)
+        element.tblPr.style = self._style_id("Table Grid")
+        return Table(element, self.document)
 
 
-def _add_code(document, code: list[str]) -> None:
+def _add_code(paragraph, code: list[str]) -> None:
     from docx.shared import Pt
 
-    para = document.add_paragraph()
     for n, text in enumerate(code):
-        run = para.add_run(text)
+        run = paragraph.add_run(text)
         run.font.name = MONO
         run.font.size = Pt(9)
         if n < len(code) - 1:
             run.add_break()
 
 
-def _add_table(document, rows: list[str]) -> None:
-    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
-    width = max(len(r) for r in cells)
-    table = document.add_table(rows=len(cells), cols=width)
-    table.style = "Table Grid"
-    for r, row in enumerate(cells):
-        for c in range(width):
-            target = table.cell(r, c).paragraphs[0]
-            _add_inline(target, row[c] if c < len(row) else "")
-            if r == 0:
-                for run in target.runs:
-                    run.bold = True
+def _add_table(writer: _Writer, rows: list[list[Token]]) -> None:
+    from docx.table import _Cell
+
+    if not rows:
+        return
+    width = min(max(len(r) for r in rows), WORD_MAX_COLUMNS)
+    table = writer.table(len(rows), width)
+    # Rows and cells straight from the XML: Table.cell() rebuilds the whole cell list on every call.
+    for r, (row, tr) in enumerate(zip(rows, table._tbl.tr_lst, strict=True)):
+        for c, tc in enumerate(tr.tc_lst):
+            # Columns past Word's limit share the last cell; empty ones (markdown-it pads short rows) are skipped.
+            cells = row[c:c + 1] if c < width - 1 else [cell for cell in row[c:] if cell.content.strip()]
+            segments: list[_Segment] = []
+            for n, cell in enumerate(cells):
+                if n:
+                    segments.append((" | ", r == 0, False, False))
+                segments.extend(_segments(cell.children or [], bold=r == 0))
+            if segments:
+                _write(_Cell(tc, table).paragraphs[0], segments)
 
 
-def _add_inline(paragraph, text: str) -> None:
-    """**bold**, __bold__, *italic*, _italic_ and `code` as Word runs; everything else verbatim."""
-    for part in _INLINE.split(text):
-        if not part:
-            continue
-        if (part.startswith("**") and part.endswith("**") or part.startswith("__") and part.endswith("__")) \
-                and len(part) > 4:
-            paragraph.add_run(part[2:-2]).bold = True
-        elif part.startswith("`") and part.endswith("`") and len(part) > 2:
-            paragraph.add_run(part[1:-1]).font.name = MONO
-        elif part[0] in "*_" and part[-1] == part[0] and len(part) > 2:
-            paragraph.add_run(part[1:-1]).italic = True
+# (text, bold, italic, monospace); text "\n" alone is a line break.
+_Segment = tuple[str, bool, bool, bool]
+
+
+def _segments(children: list[Token], *, bold: bool = False) -> list[_Segment]:
+    """Inline tokens -> formatted text pieces (_write merges neighbours with the same format into one Word
+    run: python-docx spends ~0.1-0.4 ms per run, so a soft-wrapped paragraph must not become a run per line)."""
+    pieces: list[_Segment] = []
+    strong = em = 0
+    for token in children:
+        kind = token.type
+        if kind in ("text", "html_inline", "image"):  # an image keeps its alt text
+            piece: _Segment = (token.content, bold or strong > 0, em > 0, False)
+        elif kind == "softbreak":
+            piece = (" ", bold or strong > 0, em > 0, False)
+        elif kind == "hardbreak":
+            piece = ("\n", False, False, False)
+        elif kind == "code_inline":
+            piece = (token.content, bold, False, True)
         else:
-            paragraph.add_run(part)
+            strong += {"strong_open": 1, "strong_close": -1}.get(kind, 0)
+            em += {"em_open": 1, "em_close": -1}.get(kind, 0)
+            continue
+        pieces.append(piece)
+    return pieces
+
+
+def _write(paragraph, segments: list[_Segment]) -> None:
+    runs: list[tuple[list[str], tuple[bool, bool, bool]]] = []  # parts joined once: no quadratic str +=
+    for text, *style in segments:
+        if not text:
+            continue
+        if runs and text != "\n" and runs[-1][0] != ["\n"] and runs[-1][1] == tuple(style):
+            runs[-1][0].append(text)
+        else:
+            runs.append(([text], (style[0], style[1], style[2])))
+    for parts, (bold, italic, mono) in runs:
+        text = "".join(parts)
+        if text == "\n":
+            paragraph.add_run().add_break()
+            continue
+        run = paragraph.add_run(text)
+        if bold:
+            run.bold = True
+        if italic:
+            run.italic = True
+        if mono:
+            run.font.name = MONO
+
+
+def _add_inline(paragraph, children: list[Token]) -> None:
+    """Text, **bold**, *italic* and `code` as Word runs; links keep their text, images their alt text."""
+    _write(paragraph, _segments(children))

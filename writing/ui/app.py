@@ -64,8 +64,12 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
 
     The app's own folder and the data folder (drafts DB, user presets) are blocked from gradio's file
     routes explicitly, whatever else is allowed: /gradio_api/file=studio.py or =/data/drafts.db is a 403.
+    With `auth`, failed logins are throttled (writing/ui/login.py; `login_throttle=` overrides the limits).
     """
     options["blocked_paths"] = [*blocked_paths(), *(options.get("blocked_paths") or [])]
+    from writing.ui.login import throttle_login  # failed logins throttled per user and address (#13)
+
+    options = throttle_login(options, options.pop("login_throttle", None))
     return app.launch(
         server_name=host,
         server_port=port,

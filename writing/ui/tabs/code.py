@@ -8,13 +8,13 @@ not arrived yet. Python answers are checked with `ast.parse` only: generated cod
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from writing.compose.markdown import fences
 from writing.compose.prompts import render
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
@@ -50,10 +50,6 @@ LANGUAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "Swift": (("swift",), None),
 }
 
-# An opening fence: ``` or ~~~ (3+), an optional info string; a closing fence of the same kind.
-_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
-
-
 @dataclass
 class Answer:
     code: str
@@ -72,23 +68,9 @@ def highlight_language(label: str) -> str | None:
 
 
 def _blocks(text: str) -> list[tuple[int, int, str, str, bool]]:
-    """(start, end, info, body, closed) of each fenced block, in order."""
-    found = []
-    pos = 0
-    while True:
-        opening = _FENCE.search(text, pos)
-        if opening is None:
-            return found
-        fence = opening.group("fence")
-        body_start = opening.end() + 1
-        closer = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
-        closing = closer.search(text, body_start) if body_start <= len(text) else None
-        if closing is None:
-            found.append((opening.start(), len(text), opening.group("info").strip(), text[body_start:], False))
-            return found
-        found.append((opening.start(), closing.end(), opening.group("info").strip(),
-                      text[body_start:closing.start()], True))
-        pos = closing.end()
+    """(start, end, info, body, closed) of each fenced block, in order. Runs on every streamed chunk:
+    compose.markdown.fences is one linear parse (the regex it replaces was quadratic, issue #13)."""
+    return [(f.start, f.end, f.info, f.body, f.closed) for f in fences(text)]
 
 
 def split_answer(text: str, *, language: str = "Python") -> Answer:
