@@ -42,6 +42,16 @@ def available_ram_bytes() -> int | None:
     return int(value.split()[0]) * 1024 if value else None
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM); 0 where unknown.
+
+    Unlike getrusage's ru_maxrss, which Linux carries across exec from the parent that forked, this
+    is the process's own high-water mark (the bench's child processes start from a large parent).
+    """
+    value = _first_field("self/status", "VmHWM")
+    return int(value.split()[0]) * 1024 if value else 0
+
+
 def current_rss_bytes() -> int:
     """This process's resident memory now (VmRSS); 0 where unknown."""
     value = _first_field("self/status", "VmRSS")
