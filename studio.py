@@ -32,16 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=default_port,
                         help="port to listen on (default 7860; env PORT or GRADIO_SERVER_PORT)")
     parser.add_argument("--dtype", choices=DTYPES, default=os.environ.get("STUDIO_DTYPE", "auto"),
-                        help="weight precision: auto picks bf16 when the CPU has native bf16, else fp32 if it fits "
-                             "(env STUDIO_DTYPE, e.g. on a Space)")
+                        help="precision of activations and unquantised weights: auto picks bf16 where the CPU has "
+                             "native bf16; without it fp32 activations when quantising, else bf16 weights (never "
+                             "fp32 weights unless asked; env STUDIO_DTYPE, e.g. on a Space)")
     parser.add_argument("--context", type=int, default=None,
                         help=f"token budget for prompt + new tokens (default {DEFAULT_CONTEXT}, or the remote "
                              f"server's own limit when it reports one); longer is refused")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--quantize", choices=("auto", "none", "int8", "int4"), default="auto",
-                        help="weight-only quantisation of the local model: auto = int8 where the fused CPU kernel "
-                             "builds (about 2.5x faster decode than bf16, ~1%% logits error), else none; int4 is "
-                             "faster again but lossier (see README, Performance)")
+                        help="weight-only quantisation of the local model: auto = int8 where a fused CPU kernel "
+                             "path runs (avx512, avx2_vnni or avx2, chosen at start-up; env STUDIO_KERNEL_PATH caps "
+                             "it), else none; int4 reads fewer bytes but is lossier (see README, Performance)")
     parser.add_argument("--data-dir", default=None,
                         help="folder for the drafts database and user presets (env STUDIO_DATA_DIR; default: /data "
                              "on a Hugging Face Space with storage, else ~/.local/share/writing-studio or the "
@@ -135,6 +136,7 @@ def make_engine(args: argparse.Namespace):
     print(f"[studio] loaded {loaded.name} ({loaded.dtype}) in {loaded.load_seconds:.1f}s", flush=True)
     if loaded.quant is not None:
         print(f"[studio] weights: {loaded.quant.line()}", flush=True)
+    print(f"[studio] {model_loading.startup_line(choice.mode, choice.reason, loaded)}", flush=True)
     return LocalEngine(loaded.model, loaded.tokenizer, name=loaded.name, dtype=loaded.dtype,
                        context=args.context or DEFAULT_CONTEXT)
 

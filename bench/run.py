@@ -3,6 +3,8 @@
     python -m bench.run              # Qwen3-4B shape (builds it once, ~8 GB on disk), ~15-25 min on 2 cores
     python -m bench.run --quick      # small shape, under two minutes (CI runs it)
     python -m bench.run --modes baseline,int8 --new-tokens 64
+    python -m bench.run --modes baseline,int8,int4 --peer     # + llama.cpp Q8_0/Q4_0 on the same weights
+    STUDIO_KERNEL_PATH=avx2 python -m bench.run ...          # the AVX2 kernel path (as on an AVX2 CPU)
 
 Each mode runs in a fresh subprocess, so load time and peak RSS are clean and two copies of the
 weights are never in RAM together. Per mode: load seconds, peak RSS, prefill tokens/s on a
@@ -10,7 +12,9 @@ weights are never in RAM together. Per mode: load seconds, peak RSS, prefill tok
 modes also the time to first token of a 2nd long-form section with and without prefix reuse,
 and the quantised logits' relative error against bf16. The machine's read bandwidth is
 measured in the same run and gives each mode's decode limit (weight bytes read per token /
-bandwidth). Results: bench/results/<time>.json and .md; the table is printed at the end.
+bandwidth). `--peer` adds llama.cpp rows (bench/peer.py) timed on the same weights in the same run.
+Every row names its kernel path; the header names the CPU, its class and the load average at the
+start and the end. Results: bench/results/<time>.json and .md; the table is printed at the end.
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ ALL_MODES = ("baseline", *ENGINE_MODES)
 # --------------------------------------------------------------------------- measurements (child side)
 
 def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    from writing.runtime.cpu import peak_rss_bytes as own_peak
+
+    # VmHWM where /proc exists; else getrusage (which may include the forking parent's peak)
+    return own_peak() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def prompt_ids(length: int, *, seed: int, low: int = 3, high: int = 700) -> Any:
@@ -92,6 +99,7 @@ def run_baseline(model_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
                        **greedy)
     result.update(timed(t0, clock.times, args.prompt_tokens))
     result["weight_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
+    result["kernel_path"] = "torch (plain bf16 generate)"
     return result
 
 
@@ -106,9 +114,11 @@ def run_engine(model_dir: Path, mode: str, args: argparse.Namespace, scratch: Pa
     loaded = load(str(model_dir), dtype="bfloat16", quantize=quantize)  # int8/int4: quantised while loading
     report = loaded.quant
     load_s = time.perf_counter() - started
+    from writing.runtime import kernels
+
     result: dict[str, Any] = {"load_s": load_s, "load_peak_rss": peak_rss_bytes(),
                               "rss_after_load": current_rss_bytes(), "weight_bytes": report.bytes_after,
-                              "quant": report.line()}
+                              "quant": report.line(), "kernel_path": kernels.current_path(), "dtype": loaded.dtype}
     engine = LocalEngine(loaded.model, loaded.tokenizer, name=mode, context=args.prompt_tokens + 4096)
     greedy = make_params(temperature=0.0, max_new_tokens=args.new_tokens, seed=args.seed)
 
@@ -190,11 +200,18 @@ def child(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model_dir, scratch = Path(args.model), Path(args.scratch)
-    if args.child == "baseline":
+    if args.child.startswith("peer:"):
+        from bench.peer import run_peer
+
+        result = run_peer(model_dir, args.child[5:], prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
+                          threads=args.threads or torch.get_num_threads(), seed=args.seed)
+        result["mode"] = f"llama.cpp {args.child[5:]}"
+    elif args.child == "baseline":
         result = run_baseline(model_dir, args)
     else:
         result = run_engine(model_dir, args.child, args, scratch)
-    result.update(mode=args.child, peak_rss=peak_rss_bytes(), threads=torch.get_num_threads())
+    result.setdefault("mode", args.child)
+    result.update(peak_rss=peak_rss_bytes(), threads=result.get("threads", torch.get_num_threads()))
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 
@@ -204,8 +221,9 @@ def child(args: argparse.Namespace) -> int:
 def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
     """Best-of-5 read bandwidth of a buffer far larger than the caches (GB/s).
 
-    The C++ kernel's 4-accumulator AVX512 sum is the closest to what decode does (a plain C
-    read loop); a torch `sum` is reported too, as DESIGN.md notes it reads low.
+    The C++ kernel's 4-accumulator sum (512-bit loads on the avx512 path, 256-bit on the AVX2 paths)
+    is the closest to what decode does (a plain C read loop); a torch `sum` is reported too, as
+    DESIGN.md notes it reads low.
     """
     import torch
 
@@ -231,15 +249,17 @@ def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    from writing.runtime.cpu import cpu_flags, cpu_model
+    from writing.runtime import kernels
+    from writing.runtime.cpu import cpu_class, cpu_flags, cpu_model
 
     model_name = cpu_model()
     flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "avx_vnni"})
     import torch
     import transformers
 
-    return {"cpu": model_name, "cores": os.cpu_count(), "flags": flags, "python": platform.python_version(),
-            "torch": torch.__version__, "transformers": transformers.__version__,
+    return {"cpu": model_name, "cpu_class": cpu_class(), "cores": os.cpu_count(), "flags": flags,
+            "kernel_path": kernels.describe(), "paths_not_run": kernels.unavailable_paths(),
+            "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
             "load_avg_start": os.getloadavg()[0]}
 
 
@@ -269,14 +289,17 @@ def table(results: list[dict[str, Any]], bandwidth: float) -> str:
             return ""
         return f" ({r[key] / base[key]:.2f}x)"
 
-    rows = ["| mode | load s | peak RSS GB | weights GB | prefill tok/s | TTFT s | decode tok/s | bandwidth limit "
-            "tok/s | % of limit | logits rel err |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| mode | kernel path | load s | peak RSS GB | weights GB | prefill tok/s | TTFT s | decode tok/s | "
+            "bandwidth limit tok/s | % of limit | logits rel err |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         limit = bandwidth * 1e9 / r["weight_bytes"]
         err = f"{r['logits_rel_err']:.4f}" if "logits_rel_err" in r else ("ref" if r["mode"] == "bf16" else "")
+        path = r.get("kernel_path", "")
+        if r.get("dtype"):
+            path += f", {r['dtype']} activations"
         rows.append(
-            f"| {r['mode']} | {r['load_s']:.1f} | {r['peak_rss'] / 1e9:.2f} | {r['weight_bytes'] / 1e9:.2f} | "
+            f"| {r['mode']} | {path} | {r['load_s']:.1f} | {r['peak_rss'] / 1e9:.2f} | {r['weight_bytes'] / 1e9:.2f} | "
             f"{r['prefill_tok_s']:.1f}{ratio(r, 'prefill_tok_s')} | {r['ttft_s']:.2f} | "
             f"{r['decode_tok_s']:.2f}{ratio(r, 'decode_tok_s')} | {limit:.2f} | "
             f"{100 * r['decode_tok_s'] / limit:.0f}% | "
@@ -301,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=None, help="greedy new tokens (default 128)")
     parser.add_argument("--shared-tokens", type=int, default=None, help="brief+outline tokens for prefix reuse")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--peer", action="store_true",
+                        help="also time llama.cpp (llama-cpp-python) on the same weights: see bench/peer.py")
+    parser.add_argument("--peer-types", default="Q8_0,Q4_0", help="llama.cpp types for --peer: BF16, Q8_0, Q4_0, "
+                        "Q4_K_M (default Q8_0,Q4_0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per mode")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -318,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(modes) - set(ALL_MODES))
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(ALL_MODES)}")
+    from bench.peer import FTYPES
+
+    bad = sorted({t.strip() for t in args.peer_types.split(",") if t.strip()} - set(FTYPES))
+    if args.peer and bad:
+        parser.error(f"unknown --peer-types {', '.join(bad)}; choose from {', '.join(FTYPES)}")
     if "bf16" in modes:  # bf16 writes the reference logits the quantised modes compare with
         modes = ["bf16"] + [m for m in modes if m != "bf16"]
         if "baseline" in modes:
@@ -328,19 +360,22 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = Path(args.model) if args.model else build("quick" if quick else "qwen3-4b")
     info = machine()
     bw = read_bandwidth(gib=0.25 if quick else 1.0)
-    print(f"[bench] {info['cpu']} ({info['cores']} cores, {', '.join(info['flags'])}); "
-          f"load {info['load_avg_start']:.2f}; read bandwidth {bw['read_gbs']:.1f} GB/s", flush=True)
+    print(f"[bench] {info['cpu']} ({info['cpu_class']}; {info['cores']} cores, {', '.join(info['flags'])}); "
+          f"{info['kernel_path']}; load {info['load_avg_start']:.2f}; read bandwidth {bw['read_gbs']:.1f} GB/s",
+          flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     scratch = args.out / f".scratch-{stamp}"
     scratch.mkdir(parents=True, exist_ok=True)
     results = []
     try:
-        for mode in modes:
+        peers = [f"peer:{t.strip()}" for t in args.peer_types.split(",") if t.strip()] if args.peer else []
+        for mode in modes + peers:
             print(f"[bench] {mode} ...", flush=True)
             result = run_child(mode, model_dir, args, scratch)
-            print(f"[bench] {mode}: decode {result['decode_tok_s']:.2f} tok/s, prefill {result['prefill_tok_s']:.1f} "
-                  f"tok/s, load {result['load_s']:.1f}s, peak RSS {result['peak_rss'] / 1e9:.2f} GB", flush=True)
+            print(f"[bench] {result['mode']} ({result.get('kernel_path', '')}): decode {result['decode_tok_s']:.2f} "
+                  f"tok/s, prefill {result['prefill_tok_s']:.1f} tok/s, load {result['load_s']:.1f}s, peak RSS "
+                  f"{result['peak_rss'] / 1e9:.2f} GB; load avg {os.getloadavg()[0]:.2f}", flush=True)
             results.append(result)
     finally:
         for file in scratch.glob("*"):
@@ -349,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     info["load_avg_end"] = os.getloadavg()[0]
     text = table(results, bw["read_gbs"])
     header = (f"Qwen3-4B-Instruct-2507 shape{' (quick shape)' if quick else ''}, random bf16 weights; "
-              f"{info['cpu']}, {info['cores']} cores, {bw['read_gbs']:.1f} GB/s read; "
+              f"{info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {bw['read_gbs']:.1f} GB/s read; "
+              f"{info['kernel_path']}; "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load avg {info['load_avg_start']:.1f} -> "
               f"{info['load_avg_end']:.1f}; prompt {args.prompt_tokens}, new {args.new_tokens} greedy")
     record = {"machine": info, "bandwidth": bw, "quick": quick, "model": str(model_dir),

@@ -58,3 +58,21 @@ def tiny128(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from writing.tiny import build
 
     return build(tmp_path_factory.mktemp("tiny128"), hidden_size=128)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Which fused kernel paths this run tested, and which this CPU cannot run (neither failed nor skipped)."""
+    from writing.runtime import kernels
+
+    try:
+        runnable, missing = kernels.runnable_paths(), kernels.unavailable_paths()
+    except kernels.KernelPathError as exc:
+        terminalreporter.write_line(f"kernel paths: {exc}")
+        return
+    if kernels.attempted() and not kernels.load() and runnable:  # tried, and the build failed
+        terminalreporter.write_line(f"kernel paths not built here ({kernels.why_not()}): {', '.join(runnable)}")
+        runnable = []
+    terminalreporter.write_line(f"kernel paths tested: {', '.join([*runnable, kernels.STOCK])}")
+    if missing:
+        terminalreporter.write_line("kernel paths not runnable on this CPU: "
+                                    + "; ".join(f"{path} ({why})" for path, why in missing.items()))

@@ -17,16 +17,21 @@ GIB = 2**30
 
 
 def test_bf16_is_chosen_when_the_cpu_has_native_bf16():
-    choice = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2", "avx512_bf16"}, free_ram=64 * GIB)
+    choice = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2", "avx512_bf16"})
     assert choice.dtype == "bfloat16" and "avx512_bf16" in choice.reason
-    assert choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"amx_bf16"}, free_ram=64 * GIB).dtype == "bfloat16"
+    assert choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"amx_bf16"}).dtype == "bfloat16"
+    assert choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx512_bf16"}, quantize="int8").dtype == "bfloat16"
 
 
-def test_fp32_without_native_bf16_when_it_fits_and_bf16_when_it_does_not():
-    roomy = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2"}, free_ram=64 * GIB)
-    assert roomy.dtype == "float32"
-    laptop = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2"}, free_ram=14 * GIB)
-    assert laptop.dtype == "bfloat16" and "16.0 GiB" in laptop.reason and "14.0 GiB" in laptop.reason
+def test_never_fp32_weights_by_default_without_native_bf16():
+    # unquantised: bf16 weights (fp32 would be 16 GiB for the 4B model), whatever the free RAM
+    plain = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2", "fma"})
+    assert plain.dtype == "bfloat16" and "16.0 GiB" in plain.reason and "AVX2" in plain.reason
+    # quantised: fp32 holds only activations; the reason says the weights are not fp32
+    for mode in ("int8", "int4"):
+        choice = choose_dtype("auto", weight_bytes_bf16=8 * GIB, flags={"avx2", "fma"}, quantize=mode)
+        assert choice.dtype == "float32" and f"{mode} weights" in choice.reason
+        assert "ever held in fp32" in choice.reason
 
 
 def test_dtype_flag_overrides_and_bad_values_are_refused():

@@ -11,8 +11,12 @@ known hash, so the converter refuses it. The mapping is small for Qwen3, so we w
 - tokenizer `gpt2` (byte-level BPE) with pre-tokenizer `qwen2` (the same split regex as
   writing/tiny.py), tokens/merges from tokenizer.json, added special tokens typed CONTROL,
   padding rows up to the embedding size typed UNUSED, eos `<|im_end|>`, no BOS, chat template.
-- every tensor f32: the tiny model is small, and float kernels avoid the quantized AMX path that
-  gcc-12 builds of llama.cpp miscompile (see shared/DESIGN.md).
+- every tensor f32 by default: the tiny model is small, and float kernels avoid the quantized AMX
+  path that gcc-12 builds of llama.cpp miscompile (see shared/DESIGN.md). `dtype="bf16"` writes the
+  matrices as BF16 (norm gains stay f32, as convert_hf_to_gguf.py does): the bench's peer run
+  (bench/peer.py) converts the 4B-shape checkpoint that way and quantises it with llama.cpp.
+- tensors are streamed from every *.safetensors shard one at a time (an 8 GB checkpoint never sits
+  in RAM), so sharded checkpoints work too.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ from pathlib import Path
 import numpy as np
 
 
-def convert(checkpoint: str | Path, out_path: str | Path) -> Path:
+def convert(checkpoint: str | Path, out_path: str | Path, *, dtype: str = "f32") -> Path:
     import gguf
-    from safetensors.torch import load_file
+    import torch
 
+    from writing.runtime.qload import read_index, read_tensor
+
+    if dtype not in ("f32", "bf16"):
+        raise ValueError(f"dtype must be f32 or bf16, got {dtype!r}")
     src, out = Path(checkpoint), Path(out_path)
     config = json.loads((src / "config.json").read_text(encoding="utf-8"))
     if config.get("model_type") != "qwen3":
@@ -41,7 +49,7 @@ def convert(checkpoint: str | Path, out_path: str | Path) -> Path:
     writer = gguf.GGUFWriter(str(out), gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.QWEN3])
     writer.add_type(gguf.GGUFType.MODEL)
     writer.add_name("tiny-qwen3")
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if dtype == "f32" else gguf.LlamaFileType.MOSTLY_BF16)
     writer.add_context_length(int(config["max_position_embeddings"]))
     writer.add_embedding_length(int(config["hidden_size"]))
     writer.add_block_count(n_layers)
@@ -56,18 +64,32 @@ def convert(checkpoint: str | Path, out_path: str | Path) -> Path:
     _add_tokenizer(writer, src, vocab_size=int(config["vocab_size"]))
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN3, n_layers)
-    tensors = load_file(str(src / "model.safetensors"))
-    for hf_name, tensor in sorted(tensors.items()):
+    entries = read_index(src)
+    plan = []  # (gguf name, entry, written as bf16)
+    for hf_name, entry in sorted(entries.items()):
         if hf_name == "lm_head.weight" and config.get("tie_word_embeddings"):
             continue  # tied: llama.cpp reuses token_embd when `output` is absent
         name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if name is None:
             raise ValueError(f"no GGUF name for tensor {hf_name}")
-        writer.add_tensor(name, tensor.float().numpy().astype(np.float32))
+        as_bf16 = dtype == "bf16" and len(entry.shape) > 1
+        plan.append((name, entry, as_bf16))
+        count = int(np.prod(entry.shape))
+        if as_bf16:
+            writer.add_tensor_info(name, entry.shape, np.dtype(np.uint16), count * 2,
+                                   raw_dtype=gguf.GGMLQuantizationType.BF16)
+        else:
+            writer.add_tensor_info(name, entry.shape, np.dtype(np.float32), count * 4)
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
+    writer.write_ti_data_to_file()
+    for _name, entry, as_bf16 in plan:  # one tensor in memory at a time
+        tensor = read_tensor(entry)
+        if as_bf16:
+            writer.write_tensor_data(tensor.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16))
+        else:
+            writer.write_tensor_data(tensor.float().numpy())
     writer.close()
     return out
 

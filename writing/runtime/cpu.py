@@ -7,6 +7,7 @@ so callers fall back instead of failing to import or start.
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 
@@ -41,7 +42,43 @@ def available_ram_bytes() -> int | None:
     return int(value.split()[0]) * 1024 if value else None
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM); 0 where unknown.
+
+    Unlike getrusage's ru_maxrss, which Linux carries across exec from the parent that forked, this
+    is the process's own high-water mark (the bench's child processes start from a large parent).
+    """
+    value = _first_field("self/status", "VmHWM")
+    return int(value.split()[0]) * 1024 if value else 0
+
+
 def current_rss_bytes() -> int:
     """This process's resident memory now (VmRSS); 0 where unknown."""
     value = _first_field("self/status", "VmRSS")
     return int(value.split()[0]) * 1024 if value else 0
+
+
+def machine() -> str:
+    """The architecture as Python reports it: "x86_64", "AMD64" (Windows), "arm64", "aarch64", ..."""
+    return platform.machine() or "unknown"
+
+
+def is_x86_64() -> bool:
+    return machine().lower() in ("x86_64", "amd64")
+
+
+def cpu_class(flags: set[str] | None = None, *, arch: str | None = None) -> str:
+    """A short name for what the CPU can do, for start-up lines and the bench ("x86-64 AVX2 + AVX-VNNI")."""
+    arch = arch or machine()
+    if arch.lower() not in ("x86_64", "amd64"):
+        return f"{arch} (no x86 vector kernels)"
+    flags = cpu_flags() if flags is None else flags
+    if not flags:
+        return "x86-64 (instruction flags unknown)"
+    if {"avx512f", "avx512_vnni", "avx512_bf16"} <= flags:
+        return "x86-64 AVX512-VNNI/BF16" + (" + AMX" if "amx_bf16" in flags else "")
+    if "avx512f" in flags:
+        return "x86-64 AVX512 (no BF16)" + (" + AVX-VNNI" if "avx_vnni" in flags else "")
+    if "avx2" in flags:
+        return "x86-64 AVX2" + (" + AVX-VNNI" if "avx_vnni" in flags else "")
+    return "x86-64 without AVX2"

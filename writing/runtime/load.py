@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from writing.errors import ModelUnavailableError
-from writing.runtime.cpu import available_ram_bytes, cpu_flags
+from writing.runtime.cpu import cpu_class, cpu_flags
 
 DEFAULT_MODEL = "Qwen/Qwen3-4B-Instruct-2507"
 DTYPES = ("auto", "bfloat16", "float32")
@@ -99,24 +99,37 @@ def checkpoint_bytes(path: Path) -> int:
 
 
 def choose_dtype(requested: str, *, weight_bytes_bf16: int, flags: set[str] | None = None,
-                 free_ram: int | None = None) -> DtypeChoice:
-    """bf16 where the CPU multiplies it natively; else fp32 if it fits in RAM; else bf16 anyway."""
+                 quantize: str = "none") -> DtypeChoice:
+    """The activation / unquantised-weight dtype. Never fp32 weights by default (2x the RAM of bf16).
+
+    Native bf16 (avx512_bf16 / amx_bf16): bf16. Without it and quantising (int8/int4): fp32, which
+    then only holds activations, norms and the KV cache (the weights are quantised straight from the
+    file); prompts run fp32 GEMMs. Without it and unquantised: bf16 weights (half of fp32's RAM),
+    decode through the fused bf16 GEMV and prompts through fp32 GEMMs a layer at a time
+    (writing/runtime/quant.py), so no bf16 GEMM runs by emulation where the kernels exist.
+    `flags` given (tests): decide from them; else from this CPU and STUDIO_KERNEL_PATH.
+    """
     if requested not in DTYPES:
         raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {requested!r}")
     if requested != "auto":
         return DtypeChoice(requested, "chosen with --dtype")
-    flags = cpu_flags() if flags is None else flags
-    native = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    from writing.runtime import kernels
+
+    if flags is None:
+        native, cls = kernels.native_bf16(), cpu_class()
+        if not native and cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+            cls += f", imitating {kernels.forced_path()} ({kernels.ENV})"
+    else:
+        native, cls = bool(flags & {"avx512_bf16", "amx_bf16"}), cpu_class(flags, arch="x86_64")
     if native:
-        return DtypeChoice("bfloat16", f"CPU has native bf16 ({', '.join(native)})")
-    fp32_bytes = 2 * weight_bytes_bf16
-    if free_ram is not None and fp32_bytes * 1.25 > free_ram:
-        return DtypeChoice(
-            "bfloat16",
-            f"no native bf16 on this CPU (slower), but fp32 needs {fp32_bytes / 2**30:.1f} GiB "
-            f"and only {free_ram / 2**30:.1f} GiB is free",
-        )
-    return DtypeChoice("float32", "no native bf16 on this CPU; fp32 fits in free RAM")
+        have = sorted((flags if flags is not None else cpu_flags()) & {"avx512_bf16", "amx_bf16"})
+        return DtypeChoice("bfloat16", f"CPU has native bf16 ({', '.join(have)})")
+    if quantize in ("int8", "int4"):
+        return DtypeChoice("float32", f"no native bf16 ({cls}): {quantize} weights with fp32 activations; "
+                                      "no weight is ever held in fp32")
+    return DtypeChoice("bfloat16", f"no native bf16 ({cls}), but fp32 weights would take "
+                                   f"{2 * weight_bytes_bf16 / 2**30:.1f} GiB: bf16 weights, prompts multiplied "
+                                   "in fp32 a layer at a time")
 
 
 def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | None = None,
@@ -127,7 +140,7 @@ def load(model: str = DEFAULT_MODEL, *, dtype: str = "auto", offline: bool | Non
     """
     started = time.perf_counter()
     path = resolve(model, offline=offline)
-    choice = choose_dtype(dtype, weight_bytes_bf16=checkpoint_bytes(path), free_ram=available_ram_bytes())
+    choice = choose_dtype(dtype, weight_bytes_bf16=checkpoint_bytes(path), quantize=quantize)
     print(f"[studio] loading {model} from {path} as {choice.dtype}: {choice.reason}", flush=True)
 
     import torch
@@ -163,6 +176,16 @@ def _load_weights(path: Path, dtype: Any, quantize: str, auto_class: Any) -> tup
         print(f"[studio] quantising after a full load ({exc}): peak memory is higher", flush=True)
     llm = auto_class.from_pretrained(path, dtype=dtype)
     return llm, quantize_model(llm, quantize)
+
+
+def startup_line(mode: str, mode_reason: str, loaded: LoadedModel) -> str:
+    """CPU class, kernel path, precision and why, in one line (studio.py prints it at start-up)."""
+    from writing.runtime import kernels
+    from writing.runtime.cpu import cpu_model
+
+    weights = {"none": f"{loaded.dtype} weights"}.get(mode, f"{mode} weights")
+    return (f"CPU {cpu_model() or 'unknown'} ({cpu_class()}); {kernels.describe()}; precision: {weights}, "
+            f"{loaded.dtype} activations ({mode_reason}; {loaded.dtype_reason})")
 
 
 def set_threads(threads: int | None) -> int:

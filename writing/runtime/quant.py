@@ -9,10 +9,13 @@ them. Activations stay bf16 between layers; inside a layer the fused kernel
     int4: decoder Linears: 4-bit, groups of 32 with an fp16 scale and offset (like Q4_1);
           embedding / lm_head stay int8 (one shared copy): 4-bit there costs quality for ~4% speed.
 
-Backends per layer: "fused" (the C++ VNNI kernel, when it builds and K % 128 == 0) or "stock"
-(torch's `_weight_int8pack_mm` / `_weight_int4pack_mm_for_cpu`, slower but everywhere).
-Long prompts (more than Q8_FUSED_MAX_ROWS / Q4_FUSED_MAX_ROWS rows) dequantise the layer to bf16
-into a reused buffer and use oneDNN's GEMM, which beats the decode kernel at that size.
+Backends per layer: "fused" (the C++ kernels of writing/runtime/kernels, on the instruction path
+the CPU runs: avx512, avx2_vnni or avx2; K % 128 == 0) or "stock" (torch's `_weight_int8pack_mm` /
+`_weight_int4pack_mm_for_cpu`, slower but everywhere, ARM64 included).
+Long prompts (more than the path's fused-row limit) dequantise the layer into a reused buffer and
+use torch's GEMM: bf16 (oneDNN) where the CPU multiplies bf16 natively (the avx512 path), fp32
+elsewhere, so a CPU without native bf16 never runs a bf16 GEMM by emulation. Only one layer
+(or a slice of a large one) is ever dequantised at a time: the weights stay int8/int4 in RAM.
 """
 
 from __future__ import annotations
@@ -28,32 +31,62 @@ from torch import nn
 
 MODES = ("none", "int8", "int4")
 CHOICES = ("auto", *MODES)
-# Chosen by measurement (bench/run.py, README Performance, 4B shape): int8 decodes 1.6x faster than
-# the studio's bf16 (4.64 vs 2.82 tok/s) with ~1% error per layer; int4 is faster still (6.06) but much
-# lossier, so it is opt-in.
+# Chosen by measurement (bench/run.py, README Performance, 4B shape, AMD EPYC Zen 4, 2026-11-29): int8
+# decoded 1.6x faster than the studio's bf16 (4.64 vs 2.82 tok/s) with ~1% error per layer; int4 was
+# faster still (6.06) but much lossier, so it is opt-in.
 DEFAULT_MODE = "int8"
 GROUP = 32  # int4 group size (weights per scale/offset)
-GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above oneDNN's GEMM
+GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above a GEMM
 # Quantised layers: up to this many rows the fused kernel, above it dequantise into a reused buffer and
-# run oneDNN's bf16 GEMM. Measured on a [9728, 2560] layer (2 cores), fused / dequantise + GEMM:
-# int8 3.2 / ~6.6 ms at 16 rows, 6.1 / ~8.5 at 32, 12.1 / 11.2 at 64; int4 5.3 / ~6.6 at 16, 10.8 / ~8.5 at 32.
+# run torch's GEMM. Measured on a [9728, 2560] layer (2 cores, AMD EPYC Zen 4, avx512 path), fused /
+# dequantise + bf16 GEMM: int8 3.2 / ~6.6 ms at 16 rows, 6.1 / ~8.5 at 32, 12.1 / 11.2 at 64; int4 5.3 /
+# ~6.6 at 16, 10.8 / ~8.5 at 32. The AVX2 paths use the same limits (see README, Performance).
 Q8_FUSED_MAX_ROWS = 32
 Q4_FUSED_MAX_ROWS = 16
-_SCRATCH_MAX = 64 * 2**20  # elements (128 MB bf16): larger matrices (a 150k-row lm_head) get their own buffer
+_SCRATCH_BYTES = 128 * 2**20  # larger matrices (a 150k-row lm_head) are dequantised a slice of rows at a time
 _scratch = threading.local()
 
 
-def _dequant_buffer(n: int, k: int) -> torch.Tensor:
-    """A [n, k] bf16 buffer for one layer's dequantised weights, reused layer after layer on this thread.
+def _dequant_buffer(n: int, k: int, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """A [n, k] buffer for one layer's dequantised weights, reused layer after layer on this thread.
 
-    A fresh 50 MB tensor per layer costs ~15 ms of page faults, more than the dequantisation itself.
+    A fresh 50-100 MB tensor per layer costs ~15 ms of page faults, more than the dequantisation itself.
     """
-    if n * k > _SCRATCH_MAX:
-        return torch.empty((n, k), dtype=torch.bfloat16)
-    flat = getattr(_scratch, "flat", None)
+    name = f"flat_{str(dtype).rsplit('.', 1)[-1]}"
+    flat = getattr(_scratch, name, None)
     if flat is None or flat.numel() < n * k:
-        flat = _scratch.flat = torch.empty(n * k, dtype=torch.bfloat16)
+        flat = torch.empty(n * k, dtype=dtype)
+        setattr(_scratch, name, flat)
     return flat[: n * k].view(n, k)
+
+
+def prompt_dtype() -> torch.dtype:
+    """The GEMM dtype for prompt rows: bf16 on the avx512 path (native bf16), fp32 on every other path."""
+    from writing.runtime import kernels
+
+    return torch.bfloat16 if kernels.current_path() == "avx512" else torch.float32
+
+
+def dense_matmul(rows: torch.Tensor, n: int, k: int, fill: Any) -> torch.Tensor:
+    """rows [M, k] @ W^T for a [n, k] weight that `fill(start, stop, out)` writes, rows start..stop at a time.
+
+    One layer (or one slice of a large one) exists densely at a time, in a reused buffer; prompts
+    get torch's GEMM in prompt_dtype(), never bf16 by emulation.
+    """
+    dtype = prompt_dtype()
+    x = rows.to(dtype)
+    step = max(1, _SCRATCH_BYTES // (k * torch.finfo(dtype).bits // 8))
+    if n <= step:
+        dense = _dequant_buffer(n, k, dtype)
+        fill(0, n, dense)
+        return F.linear(x, dense).to(rows.dtype)
+    y = torch.empty((rows.shape[0], n), dtype=dtype)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        dense = _dequant_buffer(stop - start, k, dtype)
+        fill(start, stop, dense)
+        y[:, start:stop] = F.linear(x, dense)
+    return y.to(rows.dtype)
 
 
 @dataclass(frozen=True)
@@ -88,12 +121,12 @@ def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
         raise ValueError(f"--quantize must be one of {', '.join(CHOICES)}, got {requested!r}")
     if requested != "auto":
         return QuantChoice(requested, "chosen with --quantize")
-    fused = kernels_ready() if fused is None else fused
-    if fused:
-        return QuantChoice(DEFAULT_MODE,
-                           "fused int8 kernel available: ~1.6x the decode speed of bf16, ~1% error per layer")
     from writing.runtime import kernels
 
+    fused = kernels_ready() if fused is None else fused
+    if fused:
+        return QuantChoice(DEFAULT_MODE, f"fused int8 kernel on the {kernels.current_path()} path: decode reads "
+                                         "every weight once a token, and int8 halves the bytes of bf16")
     return QuantChoice("none", f"no fused kernel ({kernels.why_not() or 'unavailable'}): torch's stock int8 "
                                "kernels slow long prompts down, so weights stay unquantised")
 
@@ -177,11 +210,12 @@ class Int8Linear(nn.Module):
         if self.fused and rows.shape[0] <= Q8_FUSED_MAX_ROWS:
             y = torch.ops.studio_qmm.q8_mm(rows, self.q, self.scales)
         elif self.fused:
-            dense = _dequant_buffer(self.out_features, self.in_features)
-            torch.ops.studio_qmm.q8_dequant_into(self.q, self.scales, dense)
-            y = F.linear(rows, dense.to(rows.dtype))
-        else:
+            y = dense_matmul(rows, self.out_features, self.in_features, lambda a, b, out: (
+                torch.ops.studio_qmm.q8_dequant_into(self.q[a:b], self.scales[a:b], out)))
+        elif self.in_features % 16 == 0:
             y = torch.ops.aten._weight_int8pack_mm(rows, self.q, self.scales.to(rows.dtype))
+        else:  # torch 2.13's stock int8 kernel crashes (SIGSEGV) when K % 16 != 0, e.g. K = 200
+            y = F.linear(rows, (self.q.float() * self.scales[:, None]).to(rows.dtype))
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
@@ -219,9 +253,8 @@ class Int4Linear(nn.Module):
         if self.fused and rows.shape[0] <= Q4_FUSED_MAX_ROWS:
             y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)
         elif self.fused:
-            dense = _dequant_buffer(self.out_features, self.in_features)
-            torch.ops.studio_qmm.q4_dequant_into(self.packed, self.d, self.m, dense)
-            y = F.linear(rows, dense.to(rows.dtype))
+            y = dense_matmul(rows, self.out_features, self.in_features, lambda a, b, out: (
+                torch.ops.studio_qmm.q4_dequant_into(self.packed[a:b], self.d[a:b], self.m[a:b], out)))
         else:
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows.to(torch.bfloat16), self.packed, GROUP,
                                                            self.scale_zero).to(rows.dtype)
@@ -236,8 +269,9 @@ class Int4Linear(nn.Module):
 class Bf16Linear(nn.Linear):  # still an nn.Linear: quantize_model and tied-head checks see it as one
     """A bf16 Linear whose decode rows go through the fused GEMV (same weights, shared, not copied).
 
-    oneDNN's bf16 matrix-vector product reads weights at ~15-20 GB/s on this class of CPU; the
-    kernel's streaming loop reads at ~28 GB/s. Prompts (more than GEMV_MAX_ROWS rows) use F.linear.
+    oneDNN's bf16 matrix-vector product read weights at ~15-20 GB/s on AMD EPYC Zen 4; the kernel's
+    streaming loop at ~28 GB/s. Prompts (more than GEMV_MAX_ROWS rows) use F.linear where the CPU has
+    native bf16, and elsewhere an fp32 GEMM on the weights converted a slice at a time into a reused buffer.
     """
 
     def __init__(self, linear: nn.Linear):
@@ -253,8 +287,13 @@ class Bf16Linear(nn.Linear):  # still an nn.Linear: quantize_model and tied-head
             y = torch.ops.studio_qmm.bf16_mm(rows, self.weight)
             if self.bias is not None:
                 y = y + self.bias
-        else:
+        elif prompt_dtype() == torch.bfloat16:
             y = F.linear(rows, self.weight, self.bias)
+        else:
+            y = dense_matmul(rows, self.out_features, self.in_features,
+                             lambda a, b, out: out.copy_(self.weight[a:b]))
+            if self.bias is not None:
+                y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
@@ -343,9 +382,10 @@ def quantize_model(model: Any, mode: str) -> QuantReport:
 
 def quantize_linear(weight: torch.Tensor, bias: torch.Tensor | None, *, mode: str, fused: bool) -> nn.Module:
     """One Linear's weight [N, K] (and bias) -> its int8 or int4 replacement."""
-    if mode == "int4" and weight.shape[1] % 128 == 0:
+    n, k = weight.shape
+    if mode == "int4" and k % 128 == 0 and (fused or n % 16 == 0):  # torch's int4 packing needs N % 16 == 0
         return Int4Linear(weight, bias, fused=fused)
-    q, s = quantize_int8(weight)  # int8, or a shape the int4 layout cannot hold
+    q, s = quantize_int8(weight)  # int8, or a shape the int4 layout (or torch's) cannot hold
     return Int8Linear(q, s, bias, fused=fused)
 
 

@@ -1,23 +1,56 @@
-"""Optional fused int8/int4 kernels (C++, AVX512-VNNI), built on first use with torch's extension tools.
+"""Fused int8/int4/bf16 CPU kernels (C++), one extension with several instruction paths.
 
-`load()` returns True when `torch.ops.studio_qmm` is ready. It builds once per machine into
-~/.cache/writing-studio/kernels (about a minute on 2 cores; needs a C++ compiler and ninja) and
-only on CPUs with the instructions the kernel uses; anything else returns False with a reason in
-`why_not()`, and writing.runtime.quant falls back to torch's stock kernels.
+Paths, best first (each needs the CPU flags in NEEDS; the C++ side checks CPUID again):
+
+    avx512     AVX512-VNNI + AVX512-BF16 (Sapphire Rapids, Zen 4/5)
+    avx2_vnni  AVX2 + FMA + F16C + AVX-VNNI (Intel 12th gen and later)
+    avx2       AVX2 + FMA + F16C (Haswell .. 11th gen, Zen 1-3)
+    stock      no fused kernel: torch's own kernels (ARM64, old x86, no compiler)
+
+All paths are compiled into one extension (per-function target attributes, see qmm.h), built on
+first use with torch's extension tools into ~/.cache/writing-studio/kernels (about a minute on 2
+cores; needs a C++ compiler and ninja), and the best path the CPU runs is chosen at run time.
+STUDIO_KERNEL_PATH=avx512|avx2_vnni|avx2|stock caps the choice (tests, the bench, or a CPU class
+to imitate): the named path is used and only it and the paths below it count as runnable; a path
+this CPU cannot run is refused with KernelPathError. STUDIO_NO_KERNELS=1 is the same as stock.
+On anything but x86-64 nothing is built and the stock path is used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-NEEDED_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "f16c", "fma"})
-_CFLAGS = ["-O3", "-fopenmp", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni",
-           "-mavx512bf16", "-mf16c", "-mfma"]
-_SOURCE = Path(__file__).with_name("qmm.cpp")
+from writing.errors import StudioError
+
+PATHS = ("avx512", "avx2_vnni", "avx2")  # best first
+STOCK = "stock"
+ENV = "STUDIO_KERNEL_PATH"
+NEEDS = {
+    "avx512": frozenset({"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16", "avx2", "fma",
+                         "f16c"}),
+    "avx2_vnni": frozenset({"avx2", "fma", "f16c", "avx_vnni"}),
+    "avx2": frozenset({"avx2", "fma", "f16c"}),
+}
+DESCRIPTIONS = {
+    "avx512": "AVX512-VNNI int8/int4, AVX512-BF16 bf16",
+    "avx2_vnni": "AVX2 + AVX-VNNI int8/int4, AVX2 bf16",
+    "avx2": "AVX2 + FMA int8/int4/bf16",
+    STOCK: "torch's stock kernels",
+}
+_FOLDER = Path(__file__).parent
+_SOURCES = [_FOLDER / "qmm.cpp", _FOLDER / "qmm_avx512.cpp", _FOLDER / "qmm_avx2.cpp"]
+_INCLUDED = [_FOLDER / "qmm.h", _FOLDER / "qmm_avx2.inc"]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+
+
+class KernelPathError(StudioError, ValueError):
+    """STUDIO_KERNEL_PATH names a path that does not exist or that this CPU cannot run."""
 
 
 def build_dir() -> Path:
@@ -25,45 +58,161 @@ def build_dir() -> Path:
     return Path(base) / "writing-studio" / "kernels"
 
 
+def cpu_paths(flags: set[str] | None = None) -> dict[str, str]:
+    """Every fused path -> "" if this CPU can run it, else why not ("lacks avx512_vnni, avx512_bf16")."""
+    from writing.runtime.cpu import cpu_flags, is_x86_64, machine
+
+    if not is_x86_64():
+        return {path: f"not an x86-64 CPU ({machine()})" for path in PATHS}
+    flags = cpu_flags() if flags is None else flags
+    out = {}
+    for path in PATHS:
+        missing = sorted(NEEDS[path] - flags)
+        out[path] = f"lacks {', '.join(missing)}" if missing else ""
+    return out
+
+
+def forced_path() -> str | None:
+    """The path STUDIO_KERNEL_PATH (or STUDIO_NO_KERNELS) asks for; None when unset. Refuses impossible ones."""
+    if os.environ.get("STUDIO_NO_KERNELS"):
+        return STOCK
+    value = os.environ.get(ENV, "").strip().lower()
+    if not value:
+        return None
+    if value not in (*PATHS, STOCK):
+        raise KernelPathError(f"{ENV}={value!r}: choose one of {', '.join((*PATHS, STOCK))}")
+    if value != STOCK and (why := cpu_paths()[value]):
+        runnable = [p for p, reason in cpu_paths().items() if not reason] + [STOCK]
+        raise KernelPathError(f"{ENV}={value}: this CPU cannot run the {value} path ({why}); "
+                              f"paths it can run: {', '.join(runnable)}")
+    return value
+
+
+def runnable_paths() -> list[str]:
+    """Fused paths this process may use, best first: what the CPU runs, capped by STUDIO_KERNEL_PATH."""
+    forced = forced_path()
+    if forced == STOCK:
+        return []
+    allowed = PATHS[PATHS.index(forced):] if forced else PATHS
+    return [path for path, why in cpu_paths().items() if not why and path in allowed]
+
+
+def unavailable_paths() -> dict[str, str]:
+    """Fused paths this process will not use -> why (for the test summary and the bench)."""
+    forced = forced_path()
+    runnable = runnable_paths()
+    out = {}
+    for path, why in cpu_paths().items():
+        if path in runnable:
+            continue
+        out[path] = why or f"above {ENV}={forced}"
+    return out
+
+
+def native_bf16() -> bool:
+    """bf16 GEMM runs natively here (avx512_bf16 / amx_bf16), and no AVX2-class path is forced.
+
+    Forcing avx2 or avx2_vnni imitates those CPUs fully: prompts then take the fp32 route they would.
+    """
+    from writing.runtime.cpu import cpu_flags
+
+    if os.environ.get(ENV, "").strip().lower() in ("avx2", "avx2_vnni"):
+        return False
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def attempted() -> bool:
+    """load() has run in this process (so why_not() means something)."""
+    return "ok" in _state
+
+
 def why_not() -> str:
     """Why the fused kernels are not in use ("" when they are)."""
     return str(_state.get("why", ""))
 
 
+def active_path() -> str:
+    """The path in use (loading the kernels first): one of PATHS, or "stock"."""
+    load()
+    return current_path()
+
+
+def current_path() -> str:
+    """The path in use without loading anything ("stock" before load()): cheap, for every forward call."""
+    return str(_state.get("path", STOCK))
+
+
+def describe() -> str:
+    """One line for start-up and the bench: the path in use and why."""
+    path = active_path()
+    if path == STOCK:
+        return f"kernel path stock ({DESCRIPTIONS[STOCK]}: {why_not()})"
+    forced = os.environ.get(ENV) and f"forced by {ENV}" or "the best this CPU runs"
+    return f"kernel path {path} ({DESCRIPTIONS[path]}; {forced})"
+
+
 def load(*, verbose: bool = False) -> bool:
-    """Build (first time) and load the kernels; False, with why_not() set, where they cannot run."""
+    """Build (first time) and load the kernels, select the path; False, with why_not() set, where none runs."""
     with _lock:
         if "ok" in _state:
             return bool(_state["ok"])
         _state["ok"], _state["why"] = _load(verbose=verbose)
+        if _state["ok"]:
+            _state["path"] = runnable_paths()[0]
         return bool(_state["ok"])
 
 
 def _load(*, verbose: bool) -> tuple[bool, str]:
-    if os.environ.get("STUDIO_NO_KERNELS"):
-        return False, "disabled by STUDIO_NO_KERNELS"
-    from writing.runtime.cpu import cpu_flags
+    paths = runnable_paths()  # raises KernelPathError for an impossible STUDIO_KERNEL_PATH
+    if not paths:
+        forced = forced_path()
+        if forced == STOCK:
+            return False, f"{ENV}=stock" if not os.environ.get("STUDIO_NO_KERNELS") else "disabled by STUDIO_NO_KERNELS"
+        from writing.runtime.cpu import cpu_class
 
-    missing = sorted(NEEDED_FLAGS - cpu_flags())
-    if missing:
-        return False, f"this CPU lacks {', '.join(missing)}"
+        return False, f"no fused path for this CPU ({cpu_class()}: {cpu_paths()['avx2']})"
     import torch
 
-    if hasattr(torch.ops, "studio_qmm") and hasattr(torch.ops.studio_qmm, "q8_mm"):
-        return True, ""
-    try:
-        from torch.utils.cpp_extension import load as build
+    if not (hasattr(torch.ops, "studio_qmm") and hasattr(torch.ops.studio_qmm, "set_path")):
+        try:
+            from torch.utils.cpp_extension import load as build
 
-        folder = build_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        # OpenMP pragmas compile in, but libgomp is not linked: the symbols resolve to the copy
-        # torch already loaded, so the kernel shares torch's thread pool instead of a second one.
-        build(name="studio_qmm", sources=[str(_SOURCE)], extra_cflags=_CFLAGS, build_directory=str(folder),
-              is_python_module=False, verbose=verbose)
-    except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, odd toolchain: fall back, say why
-        return False, f"could not build the kernel: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    _register_fakes(torch)
+            folder = build_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            # torch rebuilds when a listed source or a flag changes; the headers are not listed, so
+            # their hash goes into a flag. OpenMP pragmas compile in, but libgomp is not linked: the
+            # symbols resolve to the copy torch already loaded, so the kernels share torch's pool.
+            digest = hashlib.sha1(b"".join(f.read_bytes() for f in _INCLUDED)).hexdigest()[:12]
+            build(name="studio_qmm", sources=[str(s) for s in _SOURCES], build_directory=str(folder),
+                  extra_cflags=["-O3", "-fopenmp", f"-DSTUDIO_QMM_HEADERS={digest}"], is_python_module=False,
+                  verbose=verbose)
+        except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, odd toolchain: fall back, say why
+            return False, f"could not build the kernel: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        _register_fakes(torch)
+    try:
+        torch.ops.studio_qmm.set_path(paths[0])
+    except RuntimeError as exc:  # CPUID disagrees with /proc/cpuinfo (a VM hiding a feature): say so
+        return False, f"path {paths[0]} refused: {str(exc).splitlines()[0][:200]}"
     return True, ""
+
+
+@contextlib.contextmanager
+def use_path(path: str) -> Iterator[None]:
+    """Run a block on another fused path (tests, the bench); must be one of runnable_paths()."""
+    if path not in runnable_paths():
+        raise KernelPathError(f"path {path} is not runnable here ({unavailable_paths().get(path, 'unknown path')})")
+    if not load():
+        raise KernelPathError(f"kernels unavailable: {why_not()}")
+    import torch
+
+    before = current_path()
+    torch.ops.studio_qmm.set_path(path)
+    _state["path"] = path
+    try:
+        yield
+    finally:
+        torch.ops.studio_qmm.set_path(before)
+        _state["path"] = before
 
 
 def _register_fakes(torch) -> None:
@@ -73,3 +222,4 @@ def _register_fakes(torch) -> None:
     fake("studio_qmm::q4_mm")(lambda x, w, d, mn: x.new_empty((x.shape[0], w.shape[0])))
     fake("studio_qmm::q8_dequant")(lambda w, scales: w.new_empty(w.shape, dtype=torch.bfloat16))
     fake("studio_qmm::q4_dequant")(lambda w, d, mn: w.new_empty((w.shape[0], w.shape[1] * 2), dtype=torch.bfloat16))
+    fake("studio_qmm::bf16_mm")(lambda x, w: x.new_empty((x.shape[0], w.shape[0])))

@@ -1,0 +1,56 @@
+// Shared between the driver (qmm.cpp, plain x86-64 / any-arch code that uses ATen) and the
+// per-instruction-set kernels (qmm_avx512.cpp, qmm_avx2.cpp). The kernel files include no ATen or
+// STL header: every function in them carries its own __attribute__((target(...))), and an inline
+// STL/ATen function instantiated there could be compiled with AVX512 and then picked by the linker
+// for the whole extension (an illegal instruction on an AVX2 CPU).
+//
+// Formats (the same for every path, so a model quantised once runs on any of them):
+//   x    activations, one row of K fp32 values; quantised per row into
+//        xq   int8 [K]            round(x / d_b), d_b = max|x| over block b / 127 (blocks of 32)
+//        dxv  fp32 [K / 4]        d_b repeated 8 times per block (the 8 int32 lanes of a 256-bit
+//                                 dot product over one block; a 512-bit register holds 2 blocks)
+//        xs   fp32 [K / 32]       exact sum of x over each block (int4 offsets)
+//        c128 fp32                128 * sum_b d_b * sum(xq_b) (AVX512 int8 xor trick)
+//   int8 W int8 [N, K], one fp32 scale per output row: w = s_n * q.
+//   int4 W uint8 [N, K / 2]: in each block of 128 weights (64 bytes), byte j holds q[j] in its low
+//        nibble and q[j + 64] in its high nibble; q in 0..15, w = d_g * q + m_g, fp16 d and m per
+//        group of 32 ([N, K / 32] each).
+//   bf16 W bf16 [N, K] (raw uint16 bit patterns here).
+// K is a multiple of 128 everywhere (checked by the driver).
+#pragma once
+
+#include <cstdint>
+
+namespace studio_qmm {
+
+constexpr int64_t kBlock = 32;
+constexpr int64_t kPrefetchAhead = 256;  // bytes; software prefetch distance (prefetches never fault)
+
+struct KernelTable {
+  const char* name;
+  // One x row [K] -> xq, dxv, xs (formats above); returns c128.
+  float (*quantize_row)(const float* x, int64_t K, int8_t* xq, float* dxv, float* xs);
+  // out[n] = sum_k W[n, k] * x[k] for n in [n0, n1) (out indexed by n, not n - n0).
+  void (*q8_rows)(const int8_t* w, const float* scales, int64_t K, int64_t n0, int64_t n1, const int8_t* xq,
+                  const float* dxv, float c128, float* out);
+  void (*q4_rows)(const uint8_t* w, const uint16_t* d, const uint16_t* mn, int64_t K, int64_t n0, int64_t n1,
+                  const int8_t* xq, const float* dxv, const float* xs, float* out);
+  void (*bf16_rows)(const uint16_t* w, int64_t K, int64_t n0, int64_t n1, const uint16_t* x, float* out);
+  // Rows [n0, n1) of W dequantised into out (row n at out + n * K), fp32 or bf16 (RNE).
+  void (*q8_dequant_f32)(const int8_t* w, const float* scales, int64_t K, int64_t n0, int64_t n1, float* out);
+  void (*q4_dequant_f32)(const uint8_t* w, const uint16_t* d, const uint16_t* mn, int64_t K, int64_t n0,
+                         int64_t n1, float* out);
+  void (*q8_dequant_bf16)(const int8_t* w, const float* scales, int64_t K, int64_t n0, int64_t n1,
+                          uint16_t* out);  // nullptr: the driver rounds the fp32 rows itself
+  void (*q4_dequant_bf16)(const uint8_t* w, const uint16_t* d, const uint16_t* mn, int64_t K, int64_t n0,
+                          int64_t n1, uint16_t* out);
+  // Sum of n int64 values (n a multiple of 32): a read-bandwidth probe.
+  int64_t (*read_sum)(const int64_t* p, int64_t n);
+};
+
+// nullptr where the compiler or architecture cannot build the path (non-x86, old compiler).
+const KernelTable* avx512_table();
+const KernelTable* avx2_table();
+const KernelTable* avx2_vnni_table();
+
+}  // namespace studio_qmm
