@@ -18,7 +18,7 @@ import gradio as gr
 
 from writing.compose.language import wants_chinese
 from writing.compose.prompts import render
-from writing.ui.guard import BoundedSlider  # API input: errors name the field
+from writing.ui.guard import BoundedSlider, admitted  # API input: errors name the field
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
@@ -115,6 +115,7 @@ def build_blog_tab(ctx: UIContext) -> None:
               temperature: float, top_p: float, top_k: int, min_p: float, repetition_penalty: float,
               presence_penalty: float, max_new_tokens: int, seed: int | None,
               request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(ctx, request)  # the rate limit before any work
         if not (topic or "").strip():
             raise gr.Error("Write a topic first: what is the post about?")
         chinese = wants_chinese(language, topic)
@@ -129,6 +130,7 @@ def build_blog_tab(ctx: UIContext) -> None:
                      min_p: float, repetition_penalty: float, presence_penalty: float,
                      max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(ctx, request)
         if not (current or "").strip():
             raise gr.Error("There is no draft to continue yet: generate one first.")
         messages = render("blog_continue", draft=current)
@@ -142,6 +144,7 @@ def build_blog_tab(ctx: UIContext) -> None:
                      top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
                      max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(ctx, request)
         if not (instruction or "").strip():
             raise gr.Error("Say how to change the draft, e.g. 'make it shorter'.")
         if not (current or "").strip():

@@ -62,6 +62,7 @@ from writing.engines.base import GenerationStats
 from writing.engines.params import SamplingParams
 from writing.errors import StudioError
 from writing.ui.autosave import user_of
+from writing.ui.guard import admitted
 from writing.ui.i18n import t
 from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
@@ -279,6 +280,7 @@ class LongformTab:
                      sections: float, doc: Any, temperature: float, top_p: float, top_k: int, min_p: float,
                      repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(self.ctx, request)  # the rate limit first, then the sizes, then any work
         brief = _brief(topic, audience, style, language, total_words, sections)
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         params = params_from(values).merged(max_new_tokens=outline_max_new_tokens(brief))
@@ -406,6 +408,7 @@ class LongformTab:
                   language: str, total_words: float, sections: float, temperature: float, top_p: float, top_k: int,
                   min_p: float, repetition_penalty: float, presence_penalty: float, max_new_tokens: int,
                   seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(self.ctx, request)
         brief = _brief(topic, audience, style, language, total_words, sections)
         outline = _outline(doc)
         params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
@@ -424,6 +427,7 @@ class LongformTab:
                 total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
                 repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                 request: gr.Request) -> Iterator[tuple[Any, ...]]:
+            admitted(self.ctx, request)
             brief = _brief(topic, audience, style, language, total_words, sections)
             outline = _outline(doc)
             index = _index(n, outline)
@@ -524,6 +528,7 @@ class LongformTab:
         Returns {"ok": true, "outline": {"title", "sections": [{title, points, target, locked, text}]},
         "raw": reply, "error": ""}, or ok false with the raw reply and why it could not be parsed.
         """
+        admitted(self.ctx, request)
         try:
             parsed = brief_from_dict(brief)
         except StudioError as exc:
@@ -543,7 +548,9 @@ class LongformTab:
                            previous_text: str = "", mode: str = "write", preset: str = "") -> Iterator[str]:
         """Write section `index` (0-based) of `outline`, streaming its text. previous_text, when given, is
         the text of section index-1 (the continuity the prompt quotes); mode "continue" extends the
-        section's own text instead of rewriting it."""
+        section's own text instead of rewriting it. The rate limit and the outline's size caps come before
+        any work (the prompt's tokens are counted only for an outline that could fit)."""
+        admitted(self.ctx, request)
         try:
             parsed = brief_from_dict(brief)
             plan_data = Outline.from_dict(outline)
