@@ -227,7 +227,7 @@ def build_chat_tab(ctx: UIContext) -> None:
     chatbot.edit(edited, [chatbot, *sampling], [chatbot, notice], api_visibility="private", **common)
     stop.click(halt, None, None, queue=False, api_visibility="private")
     with tab:  # back inside the tab: gr.Tabs may hold only tabs
-        _chat_api(send_message, ctx.presets.for_tab("chat").params())
+        _chat_api(send_message, ctx.presets.for_tab("chat", None).params())
     # Undo and Clear stop a run in this session first (its last update may still show its turn: Undo again).
     editing = dict(queue=False, api_visibility="private")
     undo.click(undo_last, chatbot, [chatbot, message, notice], **editing)

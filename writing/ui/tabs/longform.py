@@ -515,9 +515,10 @@ class LongformTab:
             gr.api(self.api_outline, api_name="outline", concurrency_id=MODEL_QUEUE)
             gr.api(self.api_expand_section, api_name="expand_section", concurrency_id=MODEL_QUEUE)
 
-    def api_params(self, preset: str) -> SamplingParams:
+    def api_params(self, preset: str, request: gr.Request | None = None) -> SamplingParams:
+        user = self.ctx.user_of(request)  # a user's own presets are theirs alone
         try:
-            chosen = self.ctx.presets.get(preset) if preset else self.ctx.presets.for_tab("longform")
+            chosen = self.ctx.presets.get(preset, user) if preset else self.ctx.presets.for_tab("longform", user)
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
         return chosen.params()
@@ -533,7 +534,7 @@ class LongformTab:
             parsed = brief_from_dict(brief)
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
-        params = self.api_params(preset).merged(max_new_tokens=outline_max_new_tokens(parsed))
+        params = self.api_params(preset, request).merged(max_new_tokens=outline_max_new_tokens(parsed))
         reply = ""
         for text, _ in stream_reply(self.ctx, request, kind="outline", title=parsed.topic[:80],
                                     messages=outline_messages(parsed), params=params):
@@ -559,7 +560,7 @@ class LongformTab:
             if previous_text and 0 < index < len(plan_data.sections):
                 plan_data = edit_section(plan_data, index - 1, text=previous_text)
             steps = write_section(self.streamer(request, plan_data, [index]), parsed, plan_data, index,
-                                  self.api_params(preset), mode=mode, context=self.ctx.engine.context,
+                                  self.api_params(preset, request), mode=mode, context=self.ctx.engine.context,
                                   count_tokens=self.ctx.engine.count_tokens)
             for step in steps:
                 yield step.text
