@@ -194,6 +194,8 @@ def _size(content: str, meta_json: str) -> int:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.1f} KB"
     return f"{size / (1024 * 1024):,.1f} MB"
 
 

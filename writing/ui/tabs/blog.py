@@ -7,17 +7,16 @@ are data: templates `blog`, `blog_revise`, `blog_continue` (writing/compose/prom
 
 from __future__ import annotations
 
+import os
 import re
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from writing.compose.language import wants_chinese
 from writing.compose.prompts import render
+from writing.ui import downloads
 from writing.ui.guard import BoundedSlider, admitted  # API input: errors name the field
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
@@ -61,11 +60,11 @@ def title_of(draft: str, fallback: str = "draft") -> str:
 def write_markdown(draft: str, title: str) -> str:
     """The draft as a .md file in a private temp folder (gradio serves it from its cache)."""
     slug = re.sub(r"[^\w\-]+", "-", title.lower(), flags=re.UNICODE).strip("-")[:60] or "draft"
-    folder = Path(tempfile.gettempdir()) / "writing-studio-downloads" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{slug}.md"
-    path.write_text(draft if draft.endswith("\n") else draft + "\n", encoding="utf-8")
-    return str(path)
+    path = downloads.new_folder() / f"{slug}.md"  # private, per process, deleted at exit
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(draft if draft.endswith("\n") else draft + "\n")
+    return downloads.private(path)
 
 
 def build_blog_tab(ctx: UIContext) -> None:

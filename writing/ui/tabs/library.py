@@ -18,11 +18,8 @@ this edit as a new draft).
 
 from __future__ import annotations
 
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -31,6 +28,7 @@ from writing.errors import StudioError
 from writing.library.export import export_docx, export_markdown
 from writing.library.paths import is_ephemeral
 from writing.library.store import TRASH_RETENTION_S, ConflictError, Draft, DraftStore, DraftSummary
+from writing.ui import downloads
 from writing.ui.autosave import user_of
 from writing.ui.i18n import t
 
@@ -64,7 +62,6 @@ class Library:
 
     def __init__(self, ctx: UIContext, *, trash_retention_s: float = TRASH_RETENTION_S):
         self.ctx = ctx
-        self._exports = Path(tempfile.gettempdir()) / "writing-studio-exports"  # gradio serves from tmp
         self.trash_retention_s = trash_retention_s
         self._purged: dict[str, float] = {}  # user -> time.monotonic() of the last purge of their trash
 
@@ -154,12 +151,11 @@ class Library:
         self.store.restore(draft_id, user=user_of(self.ctx, request))
 
     def export(self, draft_id: str, fmt: str, request: gr.Request | None) -> str:
-        """Write the draft to a fresh folder under the temp dir; returns the file path for gr.File."""
+        """Write the draft to a fresh private folder (writing/ui/downloads.py); returns the path for gr.File."""
         draft = self.store.get(draft_id, user=user_of(self.ctx, request))
-        folder = self._exports / uuid.uuid4().hex  # one folder per export: same titles never collide
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = downloads.new_folder()  # one folder per export: same titles never collide
         writer = export_docx if fmt == "docx" else export_markdown
-        return str(writer(draft.title, draft.content, folder))
+        return downloads.private(writer(draft.title, draft.content, folder))
 
     def draft(self, draft_id: str, request: gr.Request | None) -> Draft:
         return self.store.get(draft_id, user=user_of(self.ctx, request))

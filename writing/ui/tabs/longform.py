@@ -16,12 +16,9 @@ API (gradio_client), documented in the README:
 
 from __future__ import annotations
 
-import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -61,6 +58,7 @@ from writing.compose.outline import (
 from writing.engines.base import GenerationStats
 from writing.engines.params import SamplingParams
 from writing.errors import StudioError
+from writing.ui import downloads
 from writing.ui.autosave import user_of
 from writing.ui.guard import admitted
 from writing.ui.i18n import t
@@ -136,8 +134,7 @@ def _index(number: Any, outline: Outline) -> int:
 
 
 def _download(outline: Outline) -> str:
-    folder = Path(tempfile.gettempdir()) / "writing-studio-downloads" / uuid.uuid4().hex
-    return str(export_markdown(outline, folder))
+    return downloads.private(export_markdown(outline, downloads.new_folder()))  # private, per process
 
 
 def build_longform_tab(ctx: UIContext) -> None:
