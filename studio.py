@@ -11,12 +11,34 @@ import argparse
 import os
 import sys
 
+from writing.compose.limits import DEFAULT_QUOTA_MB, QUOTA_ENV, quota_bytes
 from writing.engines.base import DEFAULT_CONTEXT
 from writing.errors import StudioError
 from writing.runtime.load import DEFAULT_MODEL, DTYPES
 
 SHARE_WARNING = ("⚠️ This studio is shared on a public link WITHOUT a login: anyone with the link can use the "
                  "model and read this server's drafts. Restart with --auth user:password (or STUDIO_AUTH).")
+HOST_WARNING = ("⚠️ This studio listens on {host}, reachable from other machines, WITHOUT a login: anyone who can "
+                "reach it can use the model and read this server's drafts. Restart with --auth user:password "
+                "(or STUDIO_AUTH), or listen on 127.0.0.1.")
+SPACE_WARNING = ("⚠️ This studio runs on a Hugging Face Space WITHOUT a login: anyone who can open the Space can use "
+                 "the model and read its drafts. Add a STUDIO_AUTH secret (user:password), or make the Space private.")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposure_warning(args: argparse.Namespace, *, logged_in: bool) -> str:
+    """Why this studio is open to others without a login ("" when it is not): --share, a non-loopback
+    --host (0.0.0.0, a LAN address) or a Hugging Face Space (SPACE_ID)."""
+    if logged_in:
+        return ""
+    if args.share:
+        return SHARE_WARNING
+    if os.environ.get("SPACE_ID"):
+        return SPACE_WARNING
+    host = (args.host or "").strip().strip("[]").lower()
+    if host not in LOOPBACK and not host.startswith("127."):
+        return HOST_WARNING.format(host=host or "all addresses")
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "env STUDIO_RATE_LIMIT)")
     access.add_argument("--rate-window", type=float, default=60.0, metavar="S",
                         help="the rate limit's window in seconds (default 60)")
+    access.add_argument("--quota-mb", type=float, default=os.environ.get(QUOTA_ENV) or DEFAULT_QUOTA_MB, metavar="MB",
+                        help=f"storage quota of each user's drafts in MB (default {DEFAULT_QUOTA_MB}; 0 = none; "
+                             f"env {QUOTA_ENV})")
+    access.add_argument("--allow-remote-images", action="store_true",
+                        default=os.environ.get("STUDIO_ALLOW_REMOTE_IMAGES", "") not in ("", "0"),
+                        help="let rendered model output load images from other servers (default: blocked, so "
+                             "a prompt-injected image link cannot send your text away; env STUDIO_ALLOW_REMOTE_IMAGES)")
     remote = parser.add_argument_group("remote server (--backend openai: vLLM, llama.cpp server, Ollama, TGI)")
     parser.add_argument("--backend", choices=("transformers", "openai"), default=os.environ.get("STUDIO_BACKEND",
                         "transformers"), help="transformers: load the model here (default); openai: drive an "
@@ -91,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_limit < 0 or args.rate_window <= 0:
         print("error: --rate-limit must be >= 0 and --rate-window > 0", file=sys.stderr)
         return 2
-    banner = ""
-    if args.share and not credentials:
-        banner = SHARE_WARNING
-        print(f"[studio] WARNING: {SHARE_WARNING}", file=sys.stderr, flush=True)
+    if args.quota_mb != args.quota_mb or args.quota_mb < 0:
+        print("error: --quota-mb must be >= 0 (0 = no quota)", file=sys.stderr)
+        return 2
+    banner = exposure_warning(args, logged_in=bool(credentials))
+    if banner:
+        print(f"[studio] WARNING: {banner}", file=sys.stderr, flush=True)
     try:
         engine = make_engine(args)
     except StudioError as exc:
@@ -109,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     from writing.ui.app import build_app, launch
     from writing.ui.context import UIContext
 
-    store, store_problem = open_default_store()
+    store, store_problem = open_default_store(quota_bytes=quota_bytes(args.quota_mb))
     print(f"[studio] drafts: {store.path if store else 'NOT SAVED: ' + store_problem}", flush=True)
     from writing.access.ratelimit import RateLimiter
 
@@ -118,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                               banner=banner))
     print(f"[studio] serving on http://{args.host}:{args.port}"
           + (f" (login: {len(credentials.users)} user(s))" if credentials else ""), flush=True)
-    launch(app, host=args.host, port=args.port, auth=credentials if credentials else None, share=args.share)
+    launch(app, host=args.host, port=args.port, auth=credentials if credentials else None, share=args.share,
+           remote_images=args.allow_remote_images)
     return 0
 
 

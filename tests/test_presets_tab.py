@@ -90,8 +90,9 @@ def test_save_update_delete_round_trip(tab: PresetsTab, store: PresetStore) -> N
 
     status, view, signal = tab.update_user("Warm voice", "calmer", signal, 0.5, *WARM[1:])
     assert status == "✓ Updated **Warm voice**."
-    assert "calmer" in view and PresetStore(builtin_dir=BUILTIN_DIR, user_dir=store.user_dir).get(
-        "Warm voice").temperature == 0.5
+    assert "calmer" not in view  # a description is plain text: shown in its Textbox, never in the Markdown card
+    saved = PresetStore(builtin_dir=BUILTIN_DIR, user_dir=store.user_dir).get("Warm voice")
+    assert saved.temperature == 0.5 and saved.description == "calmer"
 
     status, choices, signal = tab.delete("Warm voice", signal)
     assert status == "✓ Deleted **Warm voice**."

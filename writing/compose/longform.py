@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from writing.compose.language import is_chinese, wants_chinese
+from writing.compose.limits import SECTION_PROMPT_TOKENS, plan_char_limit
 from writing.compose.markdown import heading
 from writing.compose.outline import Outline, Section, edit_section, parse_outline, render_outline
 from writing.compose.prompts import render
@@ -145,7 +146,7 @@ def outline_max_new_tokens(brief: Brief) -> int:
 class PromptBudget:
     """How big one section's prompt may get. The summary and tail shrink to fit; the plan never does."""
 
-    prompt_tokens: int = 3072
+    prompt_tokens: int = SECTION_PROMPT_TOKENS
     tail_chars: int = 1500  # of the previous section (or of this section, when continuing)
     summary_chars: int = 2400
     lead_chars: int = 240  # per earlier section in the summary
@@ -268,6 +269,13 @@ def section_messages(brief: Brief, outline: Outline, index: int, *, mode: str = 
         total_words=brief.total_words, outline=plan_text(outline), number=index + 1, title=section.title,
         points=list(section.points), target=section.target,
     )
+    # Characters before tokens: a brief + plan that no tokenizer could fit is refused without counting.
+    fixed = sum(len(part) for part in (brief.topic, brief.audience, brief.style, common["outline"], *section.points))
+    if fixed > plan_char_limit(budget_tokens):
+        raise BudgetError(
+            f"The brief and the outline alone have {fixed:,} characters, more than a prompt budget of "
+            f"{budget_tokens} tokens can hold. Shorten the key points or the outline, or start the studio with a "
+            f"larger --context.")
     if mode == "write":
         previous = outline.sections[index - 1].text if index > 0 else ""
         source, first_section = previous, index == 0

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+from writing.compose import limits
 from writing.compose.markdown import heading
 from writing.errors import ParamError, StudioError
 
@@ -64,7 +65,10 @@ class Outline:
 
     @classmethod
     def from_dict(cls, data: Any) -> Outline:
-        """Validate untrusted JSON (from a client or the UI); errors name the field."""
+        """Validate untrusted JSON (from a client or the UI); errors name the field.
+
+        Sizes are checked first (check_outline_size), before any string is split, stripped or copied."""
+        check_outline_size(data)
         if not isinstance(data, dict):
             raise ParamError("outline", f"expected an object with 'title' and 'sections', got {type(data).__name__}")
         unknown = set(data) - {"title", "sections"}
@@ -75,6 +79,50 @@ class Outline:
             raise ParamError("outline.sections", "expected a non-empty list of sections")
         sections = tuple(_section_from_dict(item, i) for i, item in enumerate(raw_sections))
         return cls(title=_text(data.get("title", ""), "outline.title"), sections=sections)
+
+
+def check_outline_size(data: Any) -> None:
+    """Bound an outline from a client before reading it (limits: writing/compose/limits.py): at most
+    OUTLINE_MAX_SECTIONS sections of OUTLINE_MAX_POINTS points, titles and points of bounded length, a plan
+    (titles + points) that fits a section prompt, section texts of bounded length. Only len() here: each
+    field's type and content are checked by from_dict afterwards. Raises ParamError naming the field."""
+    if not isinstance(data, dict):
+        return
+    sections = data.get("sections")
+    title = data.get("title", "")
+    plan_budget = limits.plan_char_limit(limits.SECTION_PROMPT_TOKENS)
+    plan = len(title) if isinstance(title, str) else 0
+    if isinstance(title, str):
+        limits.check_chars(title, limits.OUTLINE_TITLE_MAX, field="outline.title")
+    if not isinstance(sections, list):
+        return
+    limits.check_count(sections, limits.OUTLINE_MAX_SECTIONS, field="outline.sections", what="sections")
+    total = 0
+    for index, item in enumerate(sections):
+        if not isinstance(item, dict):
+            continue
+        where = f"outline.sections[{index}]"
+        heading = item.get("title", "")
+        if isinstance(heading, str):
+            plan += len(limits.check_chars(heading, limits.OUTLINE_TITLE_MAX, field=f"{where}.title"))
+        points = item.get("points", [])
+        if isinstance(points, str):
+            most = limits.OUTLINE_MAX_POINTS * (limits.OUTLINE_POINT_MAX + 2)
+            plan += len(limits.check_chars(points, most, field=f"{where}.points"))
+        elif isinstance(points, list):
+            limits.check_count(points, limits.OUTLINE_MAX_POINTS, field=f"{where}.points", what="key points")
+            for number, point in enumerate(points):
+                if isinstance(point, str):
+                    plan += len(limits.check_chars(point, limits.OUTLINE_POINT_MAX, field=f"{where}.points[{number}]"))
+        text = item.get("text", "")
+        if isinstance(text, str):
+            total += len(limits.check_chars(text, limits.OUTLINE_TEXT_MAX, field=f"{where}.text"))
+        if plan > plan_budget:
+            raise ParamError("outline", f"the plan (titles and key points) may have at most {plan_budget:,} "
+                                        f"characters to fit a section's prompt; this one has more")
+        if total > limits.DRAFT_MAX_CHARS:
+            raise ParamError("outline", f"the section texts may have at most {limits.DRAFT_MAX_CHARS:,} characters "
+                                        f"in all (one draft); these have more")
 
 
 def _section_from_dict(item: Any, index: int) -> Section:

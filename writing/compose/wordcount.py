@@ -11,17 +11,23 @@ import re
 
 # CJK ideographs (basic, extension A, compatibility, extensions B-F), kana and Hangul syllables:
 # scripts written without spaces, where one character is one "word".
-_CJK = re.compile(
-    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
-)
-# A word: letters/digits joined by apostrophes, hyphens or dots inside ("don't", "e-mail", "3.5").
-_WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+_CJK = re.compile(f"[{_CJK_RANGES}]")
+# A word: letters/digits (not CJK) joined by apostrophes, hyphens or dots inside ("don't", "e-mail", "3.5").
+_LETTERS = f"[^\\W_{_CJK_RANGES}]+"
+_WORD = re.compile(rf"{_LETTERS}(?:['’.\-]{_LETTERS})*")
+# One pass: a run of CJK characters (each one a word), or a word of the other scripts. A CJK character
+# ends a word as a space would.
+_UNIT = re.compile(f"(?P<cjk>[{_CJK_RANGES}]+)|{_WORD.pattern}")
 
 
 def count_words(text: str) -> int:
-    cjk = len(_CJK.findall(text))
-    rest = _CJK.sub(" ", text)
-    return cjk + len(_WORD.findall(rest))
+    """CJK characters + other words, in one pass that keeps no copy of the text and no list of its words
+    (memory stays flat whatever the length: every stored draft is counted)."""
+    count = 0
+    for match in _UNIT.finditer(text):
+        count += match.end() - match.start() if match.lastgroup == "cjk" else 1
+    return count
 
 
 def length_score(required: int, actual: int) -> float:

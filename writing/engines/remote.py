@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -77,7 +77,9 @@ class RemoteEngine:
                               "for example http://127.0.0.1:8000/v1")
         if context is not None and context < 16:
             raise ValueError(f"context must be at least 16 tokens, got {context}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/")  # used to connect only: it may carry user:password@
+        self.shown_url = redact_url(self.base_url)  # what every message, the status line and the logs show
+        self._secrets = _userinfo_forms(self.base_url)
         # The SDK insists on a key; local servers without auth accept any placeholder.
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self.include_usage = include_usage
@@ -111,7 +113,7 @@ class RemoteEngine:
 
     @property
     def name(self) -> str:
-        host = urlsplit(self.base_url).netloc or self.base_url
+        host = urlsplit(self.shown_url).netloc or self.shown_url
         return f"{self._model or '?'} @ {host}"
 
     @property
@@ -130,7 +132,7 @@ class RemoteEngine:
         """Connect, resolve model, context and tokenizer, and say what was found (StudioError if unreachable)."""
         model, context = self.model, self._resolve_context()
         self._count([{"role": "user", "content": "hello"}])  # find out how prompts will be counted
-        return (f"{model} at {self.base_url}, context {context} tokens ({self.context_source}), "
+        return (f"{model} at {self.shown_url}, context {context} tokens ({self.context_source}), "
                 f"prompt tokens {self._count_how()}")
 
     def close(self) -> None:
@@ -143,9 +145,9 @@ class RemoteEngine:
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
         if not models:
-            raise RemoteNotFoundError(f"The server at {self.base_url} lists no models; pass --remote-model NAME.")
+            raise RemoteNotFoundError(f"The server at {self.shown_url} lists no models; pass --remote-model NAME.")
         if len(models) > 1:
-            raise StudioError(f"The server at {self.base_url} serves several models: choose one with "
+            raise StudioError(f"The server at {self.shown_url} serves several models: choose one with "
                               f"--remote-model ({', '.join(models)}).")
         return models[0]
 
@@ -184,7 +186,7 @@ class RemoteEngine:
             try:
                 count = _COUNTERS[kind](self, messages)
             except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
-                raise RemoteTimeoutError(f"The server at {self.base_url} did not count the prompt within "
+                raise RemoteTimeoutError(f"The server at {self.shown_url} did not count the prompt within "
                                          f"{self.timeout_s:.0f}s: it may be overloaded. Your text is kept.") from None
             except httpx.TransportError as exc:  # refused, DNS, connect timeout, reset
                 raise RemoteUnreachableError(self._unreachable(exc)) from None
@@ -325,7 +327,7 @@ class RemoteEngine:
             if stats.new_tokens == 0:
                 self._diagnose(chat, params)  # raises the server's own refusal when there is one
             raise GenerationError(
-                f"The server at {self.base_url} closed the stream before the answer finished (no finish_reason"
+                f"The server at {self.shown_url} closed the stream before the answer finished (no finish_reason"
                 f" after {stats.new_tokens} tokens); the text so far is kept. The server's log says why"
                 f" (a prompt over its context length, or a crash)."
             )
@@ -333,43 +335,50 @@ class RemoteEngine:
 
     # -- errors --------------------------------------------------------------------------------
 
+    def redact(self, text: str) -> str:
+        """`text` with the base URL's user:password (in any spelling) replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def _unreachable(self, exc: BaseException) -> str:
         cause = exc.__cause__ or exc
-        return (f"Cannot reach the model server at {self.base_url} ({type(cause).__name__}: {cause}). "
+        return (f"Cannot reach the model server at {self.shown_url} ({type(cause).__name__}: "
+                f"{self.redact(str(cause))}). "
                 f"Is it running? Check --base-url / OPENAI_BASE_URL. Your text is kept.")
 
     def _auth_message(self, status: int, detail: str) -> str:
-        return (f"The server at {self.base_url} refused the API key ({status}: {detail}). "
+        return (f"The server at {self.shown_url} refused the API key ({status}: {detail}). "
                 f"Set the right key with --api-key or OPENAI_API_KEY.")
 
     def _error(self, exc: openai.OpenAIError, *, streaming: bool = False) -> StudioError:
         """One readable StudioError per failure kind; the server's own message is always quoted."""
         if isinstance(exc, openai.APITimeoutError):
             return RemoteTimeoutError(
-                f"The server at {self.base_url} sent nothing for {self.timeout_s:.0f}s: it may be overloaded "
+                f"The server at {self.shown_url} sent nothing for {self.timeout_s:.0f}s: it may be overloaded "
                 f"or stuck. Your text is kept; try again, or raise the timeout."
             )
         if isinstance(exc, openai.APIConnectionError):
             return RemoteUnreachableError(self._unreachable(exc))
         if not isinstance(exc, openai.APIStatusError):  # e.g. an error event in the middle of a stream
-            detail = getattr(exc, "message", None) or str(exc)
+            detail = self.redact(getattr(exc, "message", None) or str(exc))
             when = " while streaming" if streaming else ""
-            return GenerationError(f"The server at {self.base_url} reported an error{when}: {detail}")
-        status, detail = exc.status_code, _server_message(exc)
+            return GenerationError(f"The server at {self.shown_url} reported an error{when}: {detail}")
+        status, detail = exc.status_code, self.redact(_server_message(exc))
         if status in (401, 403):
             return RemoteAuthError(self._auth_message(status, detail))
         if status == 404:
             return RemoteNotFoundError(
-                f"The server at {self.base_url} has no model '{self._model}' or no chat-completions endpoint "
+                f"The server at {self.shown_url} has no model '{self._model}' or no chat-completions endpoint "
                 f"(404: {detail}).{self._available_models()} Check --remote-model, and that --base-url ends in "
                 f"/v1 for vLLM, llama.cpp and Ollama."
             )
         if status in (400, 413, 422):
             return RemoteRequestError(f"The server refused the request ({status}): {detail}")
         if status in (429, 503):
-            return BusyError(f"The server at {self.base_url} is busy ({status}: {detail}). Your text is kept: "
+            return BusyError(f"The server at {self.shown_url} is busy ({status}: {detail}). Your text is kept: "
                              f"try again in a moment.")
-        return GenerationError(f"The server at {self.base_url} failed ({status}): {detail}")
+        return GenerationError(f"The server at {self.shown_url} failed ({status}): {detail}")
 
     def _available_models(self) -> str:
         try:
@@ -427,6 +436,35 @@ _COUNT_HOW = {
     "llama-cpp-python": "counted by the server's tokenizer on a ChatML rendering (/extras/tokenize/count)",
     "estimate": "estimated as UTF-8 bytes / 2: the server exposes no tokenizer",
 }
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user:password@ replaced by ***@ (a --base-url may carry basic-auth credentials)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***" if "@" in url else url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, "***@" + parts.netloc.rsplit("@", 1)[1], parts.path, parts.query,
+                       parts.fragment))
+
+
+def _userinfo_forms(url: str) -> list[str]:
+    """The credentials of a URL as they may appear in an error text (user:password, and the password alone),
+    raw and percent-decoded, longest first."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return []
+    if "@" not in netloc:
+        return []
+    userinfo = netloc.rsplit("@", 1)[0]
+    forms = {userinfo, unquote(userinfo)}
+    if ":" in userinfo:
+        password = userinfo.split(":", 1)[1]
+        forms |= {password, unquote(password)}
+    return sorted((f for f in forms if f), key=len, reverse=True)
 
 
 def _server_root(base_url: str) -> str:

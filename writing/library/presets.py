@@ -1,6 +1,7 @@
 """Sampling presets: named SamplingParams stored as YAML.
 
-Built-in presets ship in `presets/*.yaml`; user presets live in `<data dir>/presets/`. Every file is
+Built-in presets ship in `presets/*.yaml`; user presets belong to their login and live in
+`<data dir>/presets/` (no login: "local") or `<data dir>/presets/users/<name>-<hash>/`. Every file is
 validated on load (bounds shared with SamplingParams, unknown keys refused); a bad file is reported by
 name in `PresetStore.problems` and skipped, never a crash. A preset's name is data shown to people:
 the file it is saved to gets a sanitised slug, never a path taken from user input.
@@ -8,6 +9,7 @@ the file it is saved to gets a sanitised slug, never a path taken from user inpu
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -180,135 +182,210 @@ def load_preset_file(path: Path) -> Preset:
     return parse_preset(data, default_name=path.stem)
 
 
+LOCAL = "local"  # the user without a login (writing/ui/context.py)
+
+
+def user_folder(root: Path, user: str) -> Path:
+    """Where `user`'s presets live: the root itself for "local" (no login: where presets always were), else
+    `<root>/users/<slug>-<hash>`: a safe name (never a path from input) that two logins never share."""
+    if user == LOCAL:
+        return root
+    digest = hashlib.sha256(user.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return root / "users" / f"{slugify(user)[:24]}-{digest}"
+
+
+class _UserPresets:
+    """One user's presets as loaded from their folder."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.presets: dict[str, Preset] = {}  # name_key -> preset
+        self.paths: dict[str, Path] = {}
+        self.problems: list[str] = []
+
+
 class PresetStore:
-    """Built-in presets (read-only) plus user presets (saved, deleted). Safe to share between threads."""
+    """Built-in presets (read-only, shared) plus every user's own presets (saved, deleted), per login.
+
+    Like drafts, user presets belong to the login that saved them: every method takes `user` (the
+    login name; "local" without a login, the default), and one user's presets are invisible to every
+    other user, who can neither read, overwrite nor delete them (the same name may exist for both).
+    `user=None` means the built-ins only (what a page shows before it knows who is looking).
+    Safe to share between threads.
+    """
 
     def __init__(self, *, builtin_dir: Path = BUILTIN_DIR, user_dir: Path | None = None):
         self.builtin_dir = Path(builtin_dir)
-        self.user_dir = Path(user_dir) if user_dir is not None else default_user_dir()
+        self.user_dir = Path(user_dir) if user_dir is not None else default_user_dir()  # the root; "local"'s
         self._lock = threading.RLock()
-        self._presets: dict[str, Preset] = {}  # name_key -> preset, built-ins first
-        self._builtin: set[str] = set()
-        self._user_paths: dict[str, Path] = {}
-        self._problems: list[str] = []
+        self._builtin_presets: dict[str, Preset] = {}
+        self._builtin_problems: list[str] = []
+        self._users: dict[str, _UserPresets] = {}
         self.reload()
 
     @property
+    def _builtin(self) -> set[str]:
+        return set(self._builtin_presets)
+
+    @property
     def problems(self) -> list[str]:
-        """The last reload's problems: one readable line per skipped file."""
-        return list(self._problems)
+        """The last reload's problems for the user "local": one readable line per skipped file."""
+        return self.problems_of(LOCAL)
 
-    def reload(self) -> list[str]:
-        """Re-read both folders. Bad files are skipped and described; returns the problems."""
+    def problems_of(self, user: str | None) -> list[str]:
+        with self._lock:
+            mine = self._user(user).problems if user is not None else []
+            return [*self._builtin_problems, *mine]
+
+    def folder_of(self, user: str) -> Path:
+        return user_folder(self.user_dir, _check_owner(user))
+
+    def reload(self, user: str | None = LOCAL) -> list[str]:
+        """Re-read the built-ins and `user`'s folder. Bad files are skipped and described; returns the problems."""
         with self._lock:  # a handful of tiny files: holding the lock keeps a concurrent save from being lost
-            return self._reload()
+            self._load_builtins()
+            if user is not None:
+                self._users.pop(_check_owner(user), None)
+            return self.problems_of(user)
 
-    def _reload(self) -> list[str]:
+    def _load_builtins(self) -> None:
         presets: dict[str, Preset] = {}
-        builtin: set[str] = set()
-        user_paths: dict[str, Path] = {}
         problems: list[str] = []
-        for origin, folder in (("built-in", self.builtin_dir), ("user", self.user_dir)):
-            for path in _preset_files(folder, problems, origin):
-                label = f"{origin} preset {path.name}"
-                try:
-                    preset = load_preset_file(path)
-                except StudioError as exc:
-                    problems.append(f"{label}: {exc} (skipped)")
-                    continue
-                key = preset.key
-                if key in presets:
-                    owner = "a built-in preset" if key in builtin else "another file"
-                    problems.append(f"{label}: name {preset.name!r} is already used by {owner} (skipped)")
-                    continue
-                presets[key] = preset
-                if origin == "built-in":
-                    builtin.add(key)
-                else:
-                    user_paths[key] = path
-        self._presets, self._builtin, self._user_paths, self._problems = presets, builtin, user_paths, problems
-        return list(problems)
+        for path in _preset_files(self.builtin_dir, problems, "built-in"):
+            label = f"built-in preset {path.name}"
+            try:
+                preset = load_preset_file(path)
+            except StudioError as exc:
+                problems.append(f"{label}: {exc} (skipped)")
+                continue
+            if preset.key in presets:
+                problems.append(f"{label}: name {preset.name!r} is already used by another file (skipped)")
+                continue
+            presets[preset.key] = preset
+        self._builtin_presets, self._builtin_problems = presets, problems
 
-    def names(self) -> list[str]:
-        """Built-in names (in file-name order), then user names (alphabetical)."""
-        with self._lock:
-            presets, builtin = dict(self._presets), set(self._builtin)
-        built = [p.name for key, p in presets.items() if key in builtin]
-        users = sorted((p.name for key, p in presets.items() if key not in builtin), key=name_key)
-        return built + users
+    def _user(self, user: str) -> _UserPresets:
+        """`user`'s presets, read from their folder the first time (call with the lock held)."""
+        user = _check_owner(user)
+        loaded = self._users.get(user)
+        if loaded is None:
+            loaded = self._users[user] = self._load_user(user_folder(self.user_dir, user))
+        return loaded
 
-    def get(self, name: str) -> Preset:
+    def _load_user(self, folder: Path) -> _UserPresets:
+        mine = _UserPresets(folder)
+        for path in _preset_files(folder, mine.problems, "user"):
+            label = f"user preset {path.name}"
+            try:
+                preset = load_preset_file(path)
+            except StudioError as exc:
+                mine.problems.append(f"{label}: {exc} (skipped)")
+                continue
+            key = preset.key
+            if key in self._builtin_presets or key in mine.presets:
+                owner = "a built-in preset" if key in self._builtin_presets else "another file"
+                mine.problems.append(f"{label}: name {preset.name!r} is already used by {owner} (skipped)")
+                continue
+            mine.presets[key] = preset
+            mine.paths[key] = path
+        return mine
+
+    def names(self, user: str | None = LOCAL) -> list[str]:
+        """Built-in names (in file-name order), then `user`'s own names (alphabetical)."""
         with self._lock:
-            preset = self._presets.get(name_key(name)) if isinstance(name, str) else None
+            built = [p.name for p in self._builtin_presets.values()]
+            mine = list(self._user(user).presets.values()) if user is not None else []
+        return built + sorted((p.name for p in mine), key=name_key)
+
+    def get(self, name: str, user: str | None = LOCAL) -> Preset:
+        key = name_key(name) if isinstance(name, str) else ""
+        with self._lock:
+            preset = self._builtin_presets.get(key)
+            if preset is None and user is not None:
+                preset = self._user(user).presets.get(key)
         if preset is None:
-            raise PresetError(f"unknown preset {name!r} (available: {', '.join(self.names()) or 'none'})")
+            raise PresetError(f"unknown preset {name!r} (available: {', '.join(self.names(user)) or 'none'})")
         return preset
 
-    def for_tab(self, tab: str) -> Preset:
+    def for_tab(self, tab: str, user: str | None = LOCAL) -> Preset:
         """The preset a tab starts with; falls back to the first preset if its default was removed."""
         default = TAB_DEFAULTS.get(tab, "balanced")
-        if default in (name_key(n) for n in self.names()):
-            return self.get(default)
-        names = self.names()
+        names = self.names(user)
+        if default in (name_key(n) for n in names):
+            return self.get(default, user)
         if not names:
-            raise PresetError(f"no presets loaded; problems: {'; '.join(self._problems) or 'none'}")
-        return self.get(names[0])
+            raise PresetError(f"no presets loaded; problems: {'; '.join(self.problems_of(user)) or 'none'}")
+        return self.get(names[0], user)
 
     def is_builtin(self, name: str) -> bool:
         with self._lock:
-            return isinstance(name, str) and name_key(name) in self._builtin
+            return isinstance(name, str) and name_key(name) in self._builtin_presets
 
-    def save_user(self, preset: Preset, *, overwrite: bool = False) -> Path:
-        """Write a user preset atomically. A built-in name is refused; an existing user name needs overwrite."""
+    def save_user(self, preset: Preset, *, overwrite: bool = False, user: str = LOCAL) -> Path:
+        """Write one of `user`'s presets atomically. A built-in name is refused; an existing name of this
+        user needs overwrite. Other users' presets are never touched (their names are free to reuse)."""
         if not isinstance(preset, Preset):
             preset = parse_preset(preset)
         key = preset.key
         with self._lock:
-            if key in self._builtin:
+            if key in self._builtin_presets:
                 raise PresetError(
                     f"{preset.name!r} is a built-in preset and cannot be overwritten: save it under another name"
                 )
-            path = self._user_paths.get(key)
+            mine = self._user(user)
+            path = mine.paths.get(key)
             if path is not None and not overwrite:
                 raise PresetError(f"a user preset named {preset.name!r} already exists: choose another name")
+            if path is None and overwrite:
+                raise PresetError(f"no user preset named {preset.name!r} (your presets: "
+                                  f"{_names(mine) or 'none'}): use Save as new preset")
             if path is None:
-                path = self._free_path(slugify(preset.name))
+                path = _free_path(mine.folder, slugify(preset.name))
             try:
-                self.user_dir.mkdir(parents=True, exist_ok=True)
+                mine.folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise PresetError(f"cannot create the user presets folder {self.user_dir}: {exc.strerror or exc}") \
+                raise PresetError(f"cannot create the user presets folder {mine.folder}: {exc.strerror or exc}") \
                     from None
             _write_atomic(path, _dump(preset))
-            self._presets[key] = preset
-            self._user_paths[key] = path
+            mine.presets[key] = preset
+            mine.paths[key] = path
         return path
 
-    def delete_user(self, name: str) -> None:
+    def delete_user(self, name: str, *, user: str = LOCAL) -> None:
         key = name_key(name) if isinstance(name, str) else ""
         with self._lock:
-            if key in self._builtin:
+            if key in self._builtin_presets:
                 raise PresetError(f"{name!r} is a built-in preset and cannot be deleted")
-            path = self._user_paths.get(key)
+            mine = self._user(user)
+            path = mine.paths.get(key)
             if path is None:
-                raise PresetError(f"no user preset named {name!r} (user presets: {self._user_names() or 'none'})")
+                raise PresetError(f"no user preset named {name!r} (your presets: {_names(mine) or 'none'})")
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 raise PresetError(f"could not delete {path.name}: {exc.strerror or exc}") from None
-            del self._presets[key]
-            del self._user_paths[key]
+            del mine.presets[key]
+            del mine.paths[key]
 
-    def _user_names(self) -> str:
-        return ", ".join(self._presets[key].name for key in self._user_paths)
 
-    def _free_path(self, slug: str) -> Path:
-        """`slug.yaml`, or `slug-2.yaml`, ... when another preset's file (even a broken one) has that name."""
-        taken = {p.name.casefold() for p in self.user_dir.glob("*")} if self.user_dir.is_dir() else set()
-        candidate, n = f"{slug}.yaml", 1
-        while candidate.casefold() in taken:
-            n += 1
-            candidate = f"{slug}-{n}.yaml"
-        return self.user_dir / candidate
+def _check_owner(user: object) -> str:
+    if not isinstance(user, str) or not user:
+        raise PresetError("a user preset needs its owner (the logged-in name, or 'local')")
+    return user
+
+
+def _names(mine: _UserPresets) -> str:
+    return ", ".join(p.name for p in mine.presets.values())
+
+
+def _free_path(folder: Path, slug: str) -> Path:
+    """`slug.yaml`, or `slug-2.yaml`, ... when another preset's file (even a broken one) has that name."""
+    taken = {p.name.casefold() for p in folder.glob("*")} if folder.is_dir() else set()
+    candidate, n = f"{slug}.yaml", 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{slug}-{n}.yaml"
+    return folder / candidate
 
 
 def _preset_files(folder: Path, problems: list[str], origin: str) -> list[Path]:

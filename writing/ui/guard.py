@@ -1,12 +1,18 @@
 """Admission checks every generating request passes before it touches the model.
 
-One place (called by `stream_reply`) so every tab and every API route gets the same limits:
+One place so every tab and every API route gets the same limits, in this order:
 
-- a per-user rate limit (`ctx.limiter`, a writing.access.ratelimit.RateLimiter; None = unlimited);
-- a size limit on the prompt in characters, checked BEFORE tokenising: a megabyte pasted into a
-  textbox must get a "too long" message at once, not minutes of tokeniser work on 2 CPUs. The
-  limit is generous (16 characters per context token, more than any tokenizer packs), so the
-  engine's exact token budget (BudgetError) still decides every prompt near the edge.
+1. the per-user rate limit (`ctx.limiter`, a writing.access.ratelimit.RateLimiter; None = unlimited),
+   counted once per request (`admit_request`), FIRST: a refused caller costs nothing else;
+2. size caps on every field and collection (writing/compose/limits.py: characters, messages,
+   sections, points), checked BEFORE any tokenising: a megabyte pasted into a textbox or a
+   5,000-message history gets a "too long" message at once, not minutes of tokenizer work on 2 CPUs;
+3. only then the work (fitting a chat into the context, building section prompts, streaming).
+
+Handlers call `admit_request` (and their field checks) at their top; `stream_reply` calls `admit`, which
+checks the prompt's size and counts the request unless its handler already did. The size limit is
+generous (16 characters per context token, more than any tokenizer packs), so the engine's exact token
+budget (BudgetError) still decides every prompt near the edge.
 
 Also here: BoundedSlider/BoundedNumber (API numbers refused with a message naming the field, before
 gradio's own check, which names neither the field nor, for a string, anything but a TypeError), and
@@ -16,19 +22,23 @@ gradio's own check, which names neither the field nor, for a string, anything bu
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from writing.compose import limits
+from writing.compose.limits import CHARS_PER_TOKEN_CAP, MAX_PROMPT_CHARS
+from writing.engines.base import DEFAULT_CONTEXT
 from writing.engines.messages import content_text
 from writing.errors import BudgetError, StudioError
 
 if TYPE_CHECKING:
     from writing.ui.context import UIContext
 
-CHARS_PER_TOKEN_CAP = 16  # no tokenizer averages more characters per token than this on real text
-MAX_PROMPT_CHARS = 2_000_000  # whatever the context: beyond this even counting tokens is too slow
+# Requests already counted by the rate limit (a long-form run streams several sections in one request).
+_COUNTED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 class PromptTooLongError(BudgetError):
@@ -40,7 +50,11 @@ def prompt_chars(messages: Sequence[dict[str, Any]]) -> int:
 
 
 def char_limit(context: int) -> int:
-    return min(MAX_PROMPT_CHARS, CHARS_PER_TOKEN_CAP * max(int(context), 16))
+    return limits.prompt_char_limit(context)
+
+
+def context_of(ctx: UIContext) -> int:
+    return int(getattr(ctx.engine, "context", 0) or 0) or DEFAULT_CONTEXT
 
 
 def check_size(messages: Sequence[dict[str, Any]], *, context: int) -> None:
@@ -52,12 +66,70 @@ def check_size(messages: Sequence[dict[str, Any]], *, context: int) -> None:
         )
 
 
+def admit_request(ctx: UIContext, request: gr.Request | None) -> None:
+    """Count this request against its user's rate limit (once per request); BusyError when over it."""
+    limiter = getattr(ctx, "limiter", None)
+    if limiter is None:
+        return
+    try:
+        if request is not None and request in _COUNTED:
+            return
+    except TypeError:  # an unhashable stand-in (tests): counted every time
+        pass
+    limiter.check(rate_key(ctx, request))
+    try:
+        if request is not None:
+            _COUNTED.add(request)
+    except TypeError:
+        pass
+
+
 def admit(ctx: UIContext, request: gr.Request | None, messages: Sequence[dict[str, Any]]) -> None:
     """Raise a StudioError (BusyError, PromptTooLongError) if this request may not run now."""
-    check_size(messages, context=int(getattr(ctx.engine, "context", 0) or 0) or 8192)
-    limiter = getattr(ctx, "limiter", None)
-    if limiter is not None:
-        limiter.check(rate_key(ctx, request))
+    admit_request(ctx, request)  # first: a refused caller costs nothing (a no-op if its handler counted it)
+    check_size(messages, context=context_of(ctx))
+
+
+def admitted(ctx: UIContext, request: gr.Request | None) -> None:
+    """`admit_request` for event handlers: a refusal becomes a gr.Error toast."""
+    try:
+        admit_request(ctx, request)
+    except StudioError as exc:
+        raise gr.Error(str(exc), title="Writing Studio") from None
+
+
+def check_history(history: Any, *, context: int) -> None:
+    """A chat history's size, before anything reads it: message count, then total characters."""
+    if history is None:
+        return
+    if not isinstance(history, list | tuple):
+        raise StudioError(f"history: expected a list of messages, got {type(history).__name__}")
+    most = limits.history_message_limit(context)
+    if len(history) > most:
+        raise PromptTooLongError(
+            f"This chat is too long: {len(history):,} messages, and this studio keeps at most {most:,} "
+            f"(context {context:,} tokens). Press Clear to start a new chat; nothing was sent to the model.")
+    budget = limits.history_char_limit(context)
+    size = 0
+    for item in history:
+        content = item.get("content") if isinstance(item, dict) else getattr(item, "content", None)
+        size += _chars(content)
+        if size > budget:
+            raise PromptTooLongError(
+                f"This chat is too long: more than {budget:,} characters, and this studio keeps at most "
+                f"{budget:,} (context {context:,} tokens). Press Clear to start a new chat; nothing was sent "
+                f"to the model.")
+
+
+def _chars(content: Any) -> int:
+    """Characters of a message's content without building its text (a string, or a list of blocks)."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list | tuple):
+        return sum(_chars(block) for block in content)
+    if isinstance(content, dict):
+        return _chars(content.get("text", content.get("content", "")))
+    return len(str(content)) if content is not None else 0
 
 
 def rate_key(ctx: UIContext, request: gr.Request | None) -> str:
@@ -136,5 +208,6 @@ def sanitize_everything(app: gr.Blocks) -> int:
     return checked
 
 
-__all__ = ["BoundedNumber", "BoundedSlider", "PromptTooLongError", "StudioError", "admit", "char_limit",
-           "check_size", "checked_number", "rate_key", "sanitize_everything"]
+__all__ = ["CHARS_PER_TOKEN_CAP", "MAX_PROMPT_CHARS", "BoundedNumber", "BoundedSlider", "PromptTooLongError",
+           "StudioError", "admit", "admit_request", "admitted", "char_limit", "check_history", "check_size",
+           "checked_number", "rate_key", "sanitize_everything"]

@@ -17,11 +17,20 @@ from typing import Any
 
 from writing.compose.longform import Brief, assemble
 from writing.compose.outline import Outline
-from writing.library.store import Autosaver, DraftStore
+from writing.errors import StudioError
+from writing.library.store import Autosaver, Draft, DraftStore
 
 
 def new_key() -> str:
     return uuid.uuid4().hex
+
+
+def _untouched(found: Draft) -> bool:
+    """The saved document is still what its saved outline assembles to (not edited in the Library)."""
+    try:
+        return found.content == assemble(Outline.from_dict(found.meta.get("outline")))
+    except StudioError:
+        return False
 
 
 class DocumentDraft:
@@ -32,19 +41,22 @@ class DocumentDraft:
         self.brief = brief
         self.session = session
         self.key = key or new_key()
-        draft_id = None
+        draft_id = version = None
         if store is not None and key:
             try:
                 found = store.find_latest(user=user, kind="longform", meta_key="doc", meta_value=key)
             except Exception:  # noqa: BLE001 - a failed lookup only means a new draft
                 found = None
             saved_title = (found.meta.get("outline") or {}).get("title") if found is not None else None
-            if found is not None and saved_title == outline.title:
-                draft_id = found.id
+            if found is not None and saved_title == outline.title and _untouched(found):
+                draft_id, version = found.id, found.version  # a Library edit after this is not overwritten
             elif found is not None:
-                self.key = new_key()  # another plan: another document, the earlier one stays as it is
+                # Another plan, or the document was edited by hand in the Library since it was written: another
+                # document, the earlier one stays as it is.
+                self.key = new_key()
         self.saver = Autosaver(store, user=user, kind="longform", title=outline.title or "Document",
-                               meta=self._meta(outline), every_s=every_s, draft_id=draft_id)
+                               meta=self._meta(outline), every_s=every_s, draft_id=draft_id,
+                               version=version)
 
     @property
     def error(self) -> str | None:

@@ -126,22 +126,22 @@ class SamplingPanel:
 
 def build_sampling_panel(ctx: UIContext, *, tab: str, max_new_tokens: int | None = None) -> SamplingPanel:
     """The accordion, closed by default. `max_new_tokens` overrides the preset's (e.g. from the brief)."""
-    preset = ctx.presets.for_tab(tab)
+    preset = ctx.presets.for_tab(tab, None)  # built before anyone is known: built-ins; each page loads its user's
     start = preset.params()
     if max_new_tokens is not None:
         start = start.merged(max_new_tokens=max_new_tokens)
     cap = max(4096, min(ctx.engine.context, 32768))
     with gr.Accordion(t("advanced"), open=False):
         gr.Markdown(t("advanced_info"), elem_classes="studio-note")
-        choose = gr.Dropdown(ctx.presets.names(), value=preset.name, label=t("preset"), interactive=True)
+        choose = gr.Dropdown(ctx.presets.names(None), value=preset.name, label=t("preset"), interactive=True)
         sliders = sampling_controls(start, max_tokens_cap=cap)
 
-    def load(name: str) -> list[Any]:
+    def load(name: str, request: gr.Request) -> list[Any]:
         try:
-            return control_values(ctx.presets.get(name).params())
+            return control_values(ctx.presets.get(name, ctx.user_of(request)).params())
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
 
     choose.change(load, choose, sliders, queue=False, api_visibility="private")
-    follow_applied(ctx.presets, choose, tab=tab)
+    follow_applied(ctx.presets, choose, tab=tab, user_of=ctx.user_of)
     return SamplingPanel(preset=choose, sliders=sliders)

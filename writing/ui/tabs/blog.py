@@ -7,18 +7,17 @@ are data: templates `blog`, `blog_revise`, `blog_continue` (writing/compose/prom
 
 from __future__ import annotations
 
+import os
 import re
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from writing.compose.language import wants_chinese
 from writing.compose.prompts import render
-from writing.ui.guard import BoundedSlider  # API input: errors name the field
+from writing.ui import downloads
+from writing.ui.guard import BoundedSlider, admitted  # API input: errors name the field
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stream_reply
@@ -61,11 +60,11 @@ def title_of(draft: str, fallback: str = "draft") -> str:
 def write_markdown(draft: str, title: str) -> str:
     """The draft as a .md file in a private temp folder (gradio serves it from its cache)."""
     slug = re.sub(r"[^\w\-]+", "-", title.lower(), flags=re.UNICODE).strip("-")[:60] or "draft"
-    folder = Path(tempfile.gettempdir()) / "writing-studio-downloads" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{slug}.md"
-    path.write_text(draft if draft.endswith("\n") else draft + "\n", encoding="utf-8")
-    return str(path)
+    path = downloads.new_folder() / f"{slug}.md"  # private, per process, deleted at exit
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(draft if draft.endswith("\n") else draft + "\n")
+    return downloads.private(path)
 
 
 def build_blog_tab(ctx: UIContext) -> None:
@@ -115,6 +114,7 @@ def build_blog_tab(ctx: UIContext) -> None:
               temperature: float, top_p: float, top_k: int, min_p: float, repetition_penalty: float,
               presence_penalty: float, max_new_tokens: int, seed: int | None,
               request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(ctx, request)  # the rate limit before any work
         if not (topic or "").strip():
             raise gr.Error("Write a topic first: what is the post about?")
         chinese = wants_chinese(language, topic)
@@ -129,6 +129,7 @@ def build_blog_tab(ctx: UIContext) -> None:
                      min_p: float, repetition_penalty: float, presence_penalty: float,
                      max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(ctx, request)
         if not (current or "").strip():
             raise gr.Error("There is no draft to continue yet: generate one first.")
         messages = render("blog_continue", draft=current)
@@ -142,6 +143,7 @@ def build_blog_tab(ctx: UIContext) -> None:
                      top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
                      max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(ctx, request)
         if not (instruction or "").strip():
             raise gr.Error("Say how to change the draft, e.g. 'make it shorter'.")
         if not (current or "").strip():

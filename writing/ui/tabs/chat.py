@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from writing.compose.limits import prompt_char_limit
 from writing.compose.prompts import render
 from writing.engines.base import check_budget
 from writing.engines.messages import content_text
 from writing.errors import StudioError
+from writing.ui.guard import admitted, check_history, context_of
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, stop_everything, stop_session, stream_reply
@@ -48,20 +50,45 @@ def fit_history(engine: Engine, system: list[Message], turns: list[Message], max
 
     Drops whole exchanges from the front so the model never sees an answer without its question.
     Raises BudgetError when even the last user message alone is too long.
+
+    Never quadratic: a start whose messages have more characters than the context could hold is ruled out
+    by counting characters (no tokenising), and among the rest the first start that fits is found by
+    bisection over whole exchanges, each step ONE count of the prompt: at most ~log2(messages) + 1
+    counts, each of at most `prompt_char_limit(context)` characters (the whole history fitting: one).
     """
-    kept = list(turns)
-    dropped = 0
-    while True:
-        prompt = engine.count_tokens(system + kept)
-        if prompt + max_new_tokens <= engine.context:
-            return kept, dropped
-        if len(kept) <= 1:
-            check_budget(prompt, max_new_tokens, engine.context, how="system prompt + newest message")
-            return kept, dropped  # unreachable: check_budget raised
-        cut = 1
-        while cut < len(kept) - 1 and kept[cut]["role"] != "user":
-            cut += 1  # through the assistant reply that answered the dropped question
-        kept, dropped = kept[cut:], dropped + cut
+    context = int(engine.context)
+    starts = [0, *(i for i in range(1, len(turns)) if turns[i]["role"] == "user")]
+    if len(turns) > 1 and turns[-1]["role"] != "user":
+        starts.append(len(turns) - 1)  # as before: the newest message alone is the last resort
+    # Characters first: from the newest back, the earliest start that a context could hold at all.
+    room = prompt_char_limit(context) - sum(len(m["content"]) for m in system)
+    suffix = [0] * (len(turns) + 1)
+    for i in range(len(turns) - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + len(turns[i]["content"])
+    candidates = [s for s in starts if suffix[s] <= room] or starts[-1:]
+
+    def fits(start: int) -> tuple[bool, int]:
+        prompt = engine.count_tokens(system + turns[start:])
+        return prompt + max_new_tokens <= context, prompt
+
+    low, high = 0, len(candidates) - 1
+    ok, prompt = fits(candidates[low])
+    if ok:
+        return list(turns[candidates[low]:]), candidates[low]
+    if high == low:
+        check_budget(prompt, max_new_tokens, context, how="system prompt + newest message")
+    ok_high, prompt_high = fits(candidates[high])
+    if not ok_high:
+        check_budget(prompt_high, max_new_tokens, context, how="system prompt + newest message")
+    # Invariant: candidates[low] does not fit, candidates[high] fits (fewer messages, fewer tokens).
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(candidates[middle])[0]:
+            high = middle
+        else:
+            low = middle
+    start = candidates[high]
+    return list(turns[start:]), start
 
 
 def reopen(draft: Draft) -> list[list[Message]]:
@@ -92,6 +119,16 @@ def build_chat_tab(ctx: UIContext) -> None:
         panel = build_sampling_panel(ctx, tab="chat")
     ctx.openers.register("chat", tab_id="chat", outputs=[chatbot], load=reopen)
 
+    def admit(history: Any, request: gr.Request, message: str = "") -> None:
+        """Rate limit first, then the history's size: both before the history is read or tokenised."""
+        admitted(ctx, request)
+        try:
+            check_history(history, context=context_of(ctx))
+            if message:
+                check_history([{"content": message}], context=context_of(ctx))
+        except StudioError as exc:
+            raise gr.Error(str(exc), title="Writing Studio") from None
+
     def respond(turns: list[Message], values: tuple[Any, ...], request: gr.Request
                 ) -> Iterator[tuple[list[Message], str, str]]:
         """Stream the assistant's answer to `turns` (which end with a user message)."""
@@ -119,6 +156,7 @@ def build_chat_tab(ctx: UIContext) -> None:
     def send_message(message: str, history: list[Any], temperature: float, top_p: float, top_k: int, min_p: float,
              repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
              request: gr.Request) -> Iterator[tuple[list[Message], str, str]]:
+        admit(history, request, message if isinstance(message, str) else "")
         if not (message or "").strip():
             raise gr.Error("Type a message first.")
         turns = [*plain_history(history), {"role": "user", "content": message}]
@@ -130,6 +168,7 @@ def build_chat_tab(ctx: UIContext) -> None:
                         repetition_penalty: float, presence_penalty: float,
                         max_new_tokens: int, seed: int | None,
                         request: gr.Request) -> Iterator[tuple[list[Message], str]]:
+        admit(history, request)
         turns = plain_history(history)
         while turns and turns[-1]["role"] == "assistant":
             turns.pop()
@@ -144,6 +183,7 @@ def build_chat_tab(ctx: UIContext) -> None:
                max_new_tokens: int, seed: int | None, edit: gr.EditData,
                request: gr.Request) -> Iterator[tuple[list[Message], str]]:
         """A user message was edited in place: answer again from that point (later turns are replaced)."""
+        admit(history, request)
         turns = plain_history(history)
         index = edit.index if isinstance(edit.index, int) else edit.index[0]
         if not 0 <= index < len(turns):
@@ -187,7 +227,7 @@ def build_chat_tab(ctx: UIContext) -> None:
     chatbot.edit(edited, [chatbot, *sampling], [chatbot, notice], api_visibility="private", **common)
     stop.click(halt, None, None, queue=False, api_visibility="private")
     with tab:  # back inside the tab: gr.Tabs may hold only tabs
-        _chat_api(send_message, ctx.presets.for_tab("chat").params())
+        _chat_api(send_message, ctx.presets.for_tab("chat", None).params())
     # Undo and Clear stop a run in this session first (its last update may still show its turn: Undo again).
     editing = dict(queue=False, api_visibility="private")
     undo.click(undo_last, chatbot, [chatbot, message, notice], **editing)

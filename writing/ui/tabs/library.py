@@ -9,15 +9,17 @@ The logic lives on `Library` (plain methods, testable without a browser); `Libra
 components (`_render`) and wires them to event handlers (`_setup_events`) that turn its answers and
 errors into component updates. Every store call passes the request's user, so with --auth no one
 can list or open another user's drafts, whatever ids they send.
+
+Lost updates: opening a draft keeps its version in the session (a gr.State); Save carries it, so a draft
+saved elsewhere since (another tab, another device, a run still streaming into it) is not overwritten:
+the tab says "changed elsewhere" and offers **Reload** (show the other version) or **Keep both** (save
+this edit as a new draft).
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -25,7 +27,8 @@ import gradio as gr
 from writing.errors import StudioError
 from writing.library.export import export_docx, export_markdown
 from writing.library.paths import is_ephemeral
-from writing.library.store import TRASH_RETENTION_S, Draft, DraftStore, DraftSummary
+from writing.library.store import TRASH_RETENTION_S, ConflictError, Draft, DraftStore, DraftSummary
+from writing.ui import downloads
 from writing.ui.autosave import user_of
 from writing.ui.i18n import t
 
@@ -59,7 +62,6 @@ class Library:
 
     def __init__(self, ctx: UIContext, *, trash_retention_s: float = TRASH_RETENTION_S):
         self.ctx = ctx
-        self._exports = Path(tempfile.gettempdir()) / "writing-studio-exports"  # gradio serves from tmp
         self.trash_retention_s = trash_retention_s
         self._purged: dict[str, float] = {}  # user -> time.monotonic() of the last purge of their trash
 
@@ -107,16 +109,32 @@ class Library:
     def open(self, draft_id: str, request: gr.Request | None) -> tuple[str, str, str, str]:
         """(title, text, kind, info line) of one draft of this user."""
         draft = self.store.get(draft_id, user=user_of(self.ctx, request))
+        return draft.title, draft.content, draft.kind, self.info(draft)
+
+    def info(self, draft: Draft) -> str:
         info = f"{draft.kind} · {draft.words:,} words · {draft.status} · updated {when(draft.updated)}"
         prompt = draft.meta.get("prompt")
         if isinstance(prompt, str) and prompt.strip() and draft.kind != "chat":
             short = " ".join(prompt.split())
             info += f"\n\n**Prompt:** {short[:300]}{'…' if len(short) > 300 else ''}"
-        return draft.title, draft.content, draft.kind, info
+        return info
 
-    def save_text(self, draft_id: str, text: str, request: gr.Request | None) -> str:
-        self.store.save(draft_id, user=user_of(self.ctx, request), content=text)
+    def save_text(self, draft_id: str, text: str, request: gr.Request | None, *, version: int | None = None) -> str:
+        self.save_checked(draft_id, text, request, version=version)
         return "Saved your edits."
+
+    def save_checked(self, draft_id: str, text: str, request: gr.Request | None, *, version: int | None) -> int:
+        """Save the edit if the draft is still at `version` (None: unconditionally); returns the new version.
+        ConflictError when it was saved elsewhere since."""
+        return self.store.save(draft_id, user=user_of(self.ctx, request), content=text, expected_version=version)
+
+    def keep_both(self, draft_id: str, text: str, request: gr.Request | None) -> str:
+        """The edit as a new draft next to the one that changed elsewhere; returns the new draft's id."""
+        user = user_of(self.ctx, request)
+        other = self.store.get(draft_id, user=user)
+        meta = {k: v for k, v in other.meta.items() if k != "session"}  # not a running chat's draft any more
+        return self.store.create(user=user, kind=other.kind, title=f"{other.title} (my edit)", content=text,
+                                 meta=meta, status="done")
 
     def rename(self, draft_id: str, title: str, request: gr.Request | None) -> str:
         stored = self.store.rename(draft_id, user=user_of(self.ctx, request), title=title)
@@ -133,12 +151,11 @@ class Library:
         self.store.restore(draft_id, user=user_of(self.ctx, request))
 
     def export(self, draft_id: str, fmt: str, request: gr.Request | None) -> str:
-        """Write the draft to a fresh folder under the temp dir; returns the file path for gr.File."""
+        """Write the draft to a fresh private folder (writing/ui/downloads.py); returns the path for gr.File."""
         draft = self.store.get(draft_id, user=user_of(self.ctx, request))
-        folder = self._exports / uuid.uuid4().hex  # one folder per export: same titles never collide
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = downloads.new_folder()  # one folder per export: same titles never collide
         writer = export_docx if fmt == "docx" else export_markdown
-        return str(writer(draft.title, draft.content, folder))
+        return downloads.private(writer(draft.title, draft.content, folder))
 
     def draft(self, draft_id: str, request: gr.Request | None) -> Draft:
         return self.store.get(draft_id, user=user_of(self.ctx, request))
@@ -210,6 +227,13 @@ class LibraryTab:
                 self.title = gr.Textbox(label=t("lib_title"), scale=4)
                 self.rename = gr.Button(t("lib_rename"), scale=1)
             self.editor = gr.Textbox(label=t("lib_text"), lines=16, max_lines=40, buttons=["copy"], interactive=True)
+            self.version = gr.State(None)  # the version of the draft this session opened (Save checks it)
+            with gr.Group(visible=False, elem_id="library-conflict") as self.conflict_box:
+                gr.Markdown("⚠️ **This draft changed elsewhere** since you opened it. **Reload** shows the other "
+                            "version (your edit here is dropped); **Keep both** saves your edit as a new draft.")
+                with gr.Row():
+                    self.reload = gr.Button("Reload", size="sm", elem_id="library-reload")
+                    self.keep_both = gr.Button("Keep both", size="sm", variant="primary", elem_id="library-keep-both")
             with gr.Row():
                 self.open_tab = gr.Button(t("lib_open_tab"), variant="primary", visible=bool(self.targets),
                                           elem_id="library-open-tab")
@@ -231,12 +255,17 @@ class LibraryTab:
         show = {"fn": self.listing, "inputs": [self.query, self.picked], "outputs": list_outputs, **quiet}
         gr.on([self.refresh.click, self.query.submit, self.tab.select], **show, api_name="library_list")
         refresh_list = {**show, "api_visibility": "private"}  # the list again after an action: not an endpoint
+        self.keep_both.click(self.do_keep_both, [self.picked, self.editor],
+                             [self.picked, self.message, self.conflict_box], **private).then(**refresh_list)
         self.table.select(self.pick_row, self.row_ids, self.picked, **private)
-        self.picked.change(self.open_draft, self.picked, [self.title, self.editor, self.info, self.download],
-                           api_name="library_open", **quiet)
+        opened = [self.title, self.editor, self.info, self.download, self.version, self.conflict_box]
+        self.picked.change(self.open_draft, self.picked, opened, api_name="library_open", **quiet)
+        self.reload.click(self.open_draft, self.picked, opened, **private)
+
         self.rename.click(self.do_rename, [self.picked, self.title], self.message, api_name="library_rename",
                           **quiet).then(**refresh_list)
-        self.save.click(self.do_save, [self.picked, self.editor], self.message, api_name="library_save",
+        self.save.click(self.do_save, [self.picked, self.editor, self.version],
+                        [self.message, self.version, self.conflict_box], api_name="library_save",
                         **quiet).then(**refresh_list)
         self.duplicate.click(self.do_duplicate, self.picked, [self.picked, self.message],
                              api_name="library_duplicate", **quiet).then(**refresh_list)
@@ -271,13 +300,14 @@ class LibraryTab:
         return self.listing("", None, request)
 
     def open_draft(self, draft_id: str | None, request: gr.Request):
+        hidden = gr.update(visible=False)
         if not draft_id:
-            return "", "", "", gr.update(value=None)
+            return "", "", "", gr.update(value=None), None, hidden
         try:
-            name, text, _kind, line = self.lib.open(draft_id, request)
+            draft = self.lib.draft(draft_id, request)
         except StudioError as exc:
-            return "", "", f"⚠️ {exc}", gr.update(value=None)
-        return name, text, line, gr.update(value=None)
+            return "", "", f"⚠️ {exc}", gr.update(value=None), None, hidden
+        return draft.title, draft.content, self.lib.info(draft), gr.update(value=None), draft.version, hidden
 
     def pick_row(self, ids: list[str], evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -288,10 +318,33 @@ class LibraryTab:
             return "Pick a draft first."
         return _guarded(self.lib.rename)(draft_id, new_title, request)
 
-    def do_save(self, draft_id, text, request: gr.Request):
+    def do_save(self, draft_id, text, version, request: gr.Request):
+        """Save the edit against the version this session opened; "changed elsewhere" offers reload / keep both."""
+        keep, hidden = gr.update(), gr.update(visible=False)
         if not draft_id:
-            return "Pick a draft first."
-        return _guarded(self.lib.save_text)(draft_id, text, request)
+            return "Pick a draft first.", keep, hidden
+        if version is None:  # an API client that never opened it: nothing to check the save against
+            return ("⚠️ Open the draft first (library_open), so the save can check that it did not change "
+                    "elsewhere.", keep, hidden)
+        try:
+            new_version = self.lib.save_checked(draft_id, text if isinstance(text, str) else "", request,
+                                                version=version)
+        except ConflictError as exc:
+            return (f"⚠️ Not saved: {exc}. **Reload** shows the other version; **Keep both** saves your edit as "
+                    f"a new draft.", keep, gr.update(visible=True))
+        except StudioError as exc:
+            return f"⚠️ {exc}", keep, hidden
+        return "Saved your edits.", new_version, hidden
+
+    def do_keep_both(self, draft_id, text, request: gr.Request):
+        if not draft_id:
+            return gr.update(), "Pick a draft first.", gr.update()
+        try:
+            new_id = self.lib.keep_both(draft_id, text if isinstance(text, str) else "", request)
+        except StudioError as exc:
+            return gr.update(), f"⚠️ {exc}", gr.update()
+        return new_id, "Kept both: your edit is a new draft (selected), the other version is unchanged.", \
+            gr.update(visible=False)
 
     def do_duplicate(self, draft_id, request: gr.Request):
         if not draft_id:

@@ -16,12 +16,9 @@ API (gradio_client), documented in the README:
 
 from __future__ import annotations
 
-import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -61,7 +58,9 @@ from writing.compose.outline import (
 from writing.engines.base import GenerationStats
 from writing.engines.params import SamplingParams
 from writing.errors import StudioError
+from writing.ui import downloads
 from writing.ui.autosave import user_of
+from writing.ui.guard import admitted
 from writing.ui.i18n import t
 from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
@@ -135,8 +134,7 @@ def _index(number: Any, outline: Outline) -> int:
 
 
 def _download(outline: Outline) -> str:
-    folder = Path(tempfile.gettempdir()) / "writing-studio-downloads" / uuid.uuid4().hex
-    return str(export_markdown(outline, folder))
+    return downloads.private(export_markdown(outline, downloads.new_folder()))  # private, per process
 
 
 def build_longform_tab(ctx: UIContext) -> None:
@@ -279,6 +277,7 @@ class LongformTab:
                      sections: float, doc: Any, temperature: float, top_p: float, top_k: int, min_p: float,
                      repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(self.ctx, request)  # the rate limit first, then the sizes, then any work
         brief = _brief(topic, audience, style, language, total_words, sections)
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         params = params_from(values).merged(max_new_tokens=outline_max_new_tokens(brief))
@@ -406,6 +405,7 @@ class LongformTab:
                   language: str, total_words: float, sections: float, temperature: float, top_p: float, top_k: int,
                   min_p: float, repetition_penalty: float, presence_penalty: float, max_new_tokens: int,
                   seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        admitted(self.ctx, request)
         brief = _brief(topic, audience, style, language, total_words, sections)
         outline = _outline(doc)
         params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
@@ -424,6 +424,7 @@ class LongformTab:
                 total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
                 repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                 request: gr.Request) -> Iterator[tuple[Any, ...]]:
+            admitted(self.ctx, request)
             brief = _brief(topic, audience, style, language, total_words, sections)
             outline = _outline(doc)
             index = _index(n, outline)
@@ -511,9 +512,10 @@ class LongformTab:
             gr.api(self.api_outline, api_name="outline", concurrency_id=MODEL_QUEUE)
             gr.api(self.api_expand_section, api_name="expand_section", concurrency_id=MODEL_QUEUE)
 
-    def api_params(self, preset: str) -> SamplingParams:
+    def api_params(self, preset: str, request: gr.Request | None = None) -> SamplingParams:
+        user = self.ctx.user_of(request)  # a user's own presets are theirs alone
         try:
-            chosen = self.ctx.presets.get(preset) if preset else self.ctx.presets.for_tab("longform")
+            chosen = self.ctx.presets.get(preset, user) if preset else self.ctx.presets.for_tab("longform", user)
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
         return chosen.params()
@@ -524,11 +526,12 @@ class LongformTab:
         Returns {"ok": true, "outline": {"title", "sections": [{title, points, target, locked, text}]},
         "raw": reply, "error": ""}, or ok false with the raw reply and why it could not be parsed.
         """
+        admitted(self.ctx, request)
         try:
             parsed = brief_from_dict(brief)
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
-        params = self.api_params(preset).merged(max_new_tokens=outline_max_new_tokens(parsed))
+        params = self.api_params(preset, request).merged(max_new_tokens=outline_max_new_tokens(parsed))
         reply = ""
         for text, _ in stream_reply(self.ctx, request, kind="outline", title=parsed.topic[:80],
                                     messages=outline_messages(parsed), params=params):
@@ -543,7 +546,9 @@ class LongformTab:
                            previous_text: str = "", mode: str = "write", preset: str = "") -> Iterator[str]:
         """Write section `index` (0-based) of `outline`, streaming its text. previous_text, when given, is
         the text of section index-1 (the continuity the prompt quotes); mode "continue" extends the
-        section's own text instead of rewriting it."""
+        section's own text instead of rewriting it. The rate limit and the outline's size caps come before
+        any work (the prompt's tokens are counted only for an outline that could fit)."""
+        admitted(self.ctx, request)
         try:
             parsed = brief_from_dict(brief)
             plan_data = Outline.from_dict(outline)
@@ -552,7 +557,7 @@ class LongformTab:
             if previous_text and 0 < index < len(plan_data.sections):
                 plan_data = edit_section(plan_data, index - 1, text=previous_text)
             steps = write_section(self.streamer(request, plan_data, [index]), parsed, plan_data, index,
-                                  self.api_params(preset), mode=mode, context=self.ctx.engine.context,
+                                  self.api_params(preset, request), mode=mode, context=self.ctx.engine.context,
                                   count_tokens=self.ctx.engine.count_tokens)
             for step in steps:
                 yield step.text
