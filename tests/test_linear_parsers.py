@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from writing.compose.language import is_chinese
 from writing.compose.longform import assemble, clean_section_text, lead
 from writing.compose.markdown import fences, heading, parse
 from writing.compose.outline import (
@@ -33,7 +34,6 @@ from writing.compose.outline import (
     parse_outline,
     split_points,
 )
-from writing.compose.prompts import is_chinese
 from writing.compose.wordcount import count_words
 from writing.library.export import markdown_to_docx, safe_filename
 from writing.library.store import clean_title

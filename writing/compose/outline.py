@@ -683,15 +683,28 @@ def _find_title(before: Sequence[_Line]) -> str:
     return ""
 
 
+_QUOTES = (('"', '"'), ("“", "”"), ("《", "》"), ("'", "'"))
+
+
 def _clean_doc_title(text: str) -> str:
+    """A title line without a model's decorations: "Outline:", a word target, a trailing colon, quotes."""
     text = _OUTLINE_WORD.sub("", _unbold(text)).strip()
+    # A wholly quoted title is taken as written inside the quotes (render_outline quotes a title that the
+    # cleaning below would change, so it must read back whole); quotes around nothing are the title itself.
+    inner = _unquoted(text)
+    if inner is not None:
+        return inner
     text, _ = extract_target(text)
     text = text.strip().rstrip(":：").strip()
-    for left, right in (('"', '"'), ("“", "”"), ("《", "》"), ("'", "'")):
-        # Models quote the title ("Title: \"My doc\""); quotes around nothing are the title itself.
+    inner = _unquoted(text)  # 'Outline: "My doc" (3000 words)': quoted once the target is gone
+    return text if inner is None else inner
+
+
+def _unquoted(text: str) -> str | None:
+    for left, right in _QUOTES:
         if len(text) >= 2 and text.startswith(left) and text.endswith(right) and text[1:-1].strip():
-            text = text[1:-1].strip()
-    return text
+            return text[1:-1].strip()
+    return None
 
 
 def _read_body(body: Sequence[_Line], *, last: bool) -> tuple[int | None, list[str]]:
@@ -763,9 +776,15 @@ def _clamp(value: int) -> int:
     return max(MIN_SECTION_WORDS, min(MAX_SECTION_WORDS, int(value)))
 
 
+def _title_text(title: str) -> str:
+    """The title as render_outline writes it: quoted when the parser's cleaning of model titles would change
+    it ("Outline", "Outline: 2025 plan", "Plan (300 words)", a quoted title), so that it reads back whole."""
+    return title if _clean_doc_title(title) == title else f'"{title}"'
+
+
 def render_outline(outline: Outline) -> str:
     """Markdown that parse_outline reads back to the same outline (titles, points, targets, locks)."""
-    lines = [f"# {outline.title}" if outline.title else "# Outline", ""]
+    lines = [f"# {_title_text(outline.title)}" if outline.title else "# Outline", ""]
     for number, section in enumerate(outline.sections, 1):
         lock = " [locked]" if section.locked else ""
         lines.append(f"## {number}. {section.title} ({section.target} words){lock}")
