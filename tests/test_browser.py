@@ -218,6 +218,75 @@ def test_chat_send_regenerate_undo_clear(server, browser, engine):
         context.close()
 
 
+class _Recorder:
+    """The real engine, recording what each generation was asked."""
+
+    def __init__(self, engine: LocalEngine):
+        self._engine = engine
+        self.prompts: list[list[dict]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def stream(self, messages, *args, **kwargs):
+        self.prompts.append([dict(m) for m in messages])
+        yield from self._engine.stream(messages, *args, **kwargs)
+
+
+def _chat_run(page, recorder: _Recorder, engine: LocalEngine, act) -> None:
+    """Do `act` (send, edit), then wait until the model took the run, finished it, and the page shows the end."""
+    asked = len(recorder.prompts)
+    act()
+    deadline = time.monotonic() + 60
+    while len(recorder.prompts) == asked:
+        assert time.monotonic() < deadline, "the run never reached the model"
+        time.sleep(0.02)
+    _wait_idle(engine, timeout=180)
+    page.wait_for_function("(() => { const t = document.querySelector('#chat-notice').innerText;"
+                           " return /tokens/.test(t) && !t.includes('writing'); })()", timeout=30_000)
+    _wait_settled(page, "#chat-history")
+
+
+def _send(page, text: str):
+    return lambda: (page.fill("#chat-message textarea", text), page.click("#chat-send"))
+
+
+def test_chat_edit_a_message_answers_again_from_there(server, browser, engine):
+    """README: Chat can "edit a message". Editing the first question replaces it, drops the turns after
+    it, and the model answers the edited question (what it was asked is recorded)."""
+    recorder = _Recorder(engine)
+    server.ctx.engine = recorder
+    context, page = _open(browser, server.url)
+    try:
+        page.get_by_role("tab", name="Chat").click()
+        _chat_run(page, recorder, engine, _send(page, "first question about tea"))
+        _chat_run(page, recorder, engine, _send(page, "second question about coffee"))
+        history = page.locator("#chat-history")
+        assert history.locator("[data-testid=user]").count() == 2
+        asked = len(recorder.prompts)
+
+        def edit_first() -> None:
+            history.locator("[data-testid=user]").first.hover()
+            history.locator("button[aria-label='Edit']").first.click()
+            page.fill("#chat-history textarea.edit-textarea", "edited question about cocoa")
+            history.locator("button[aria-label='Submit']").click()
+
+        _chat_run(page, recorder, engine, edit_first)
+        page.wait_for_function("!document.querySelector('#chat-history').innerText.includes('coffee')",
+                               timeout=10_000)
+        shown = history.inner_text()
+        assert "edited question about cocoa" in shown, shown[:500]
+        assert "first question about tea" not in shown and "second question about coffee" not in shown, shown[:500]
+        assert history.locator("[data-testid=user]").count() == 1
+        assert history.locator("[data-testid=bot]").count() == 1
+        assert len(recorder.prompts) == asked + 1, "the edit did not ask the model again"
+        users = [m["content"] for m in recorder.prompts[-1] if m["role"] == "user"]
+        assert users == ["edited question about cocoa"], recorder.prompts[-1]
+    finally:
+        server.ctx.engine = engine
+        context.close()
+
+
 def test_dark_by_default_and_the_toggle_sticks(server, browser):
     context, page = _open(browser, server.url)
     try:
