@@ -3,7 +3,7 @@
 Fills the Blog brief, watches the draft stream in, presses Stop (the model is free again within a
 step or so), closes a tab mid-run (the server stops generating), switches dark/light (dark is the
 default, the choice survives a reload), shows Chinese UI text to a zh-CN browser, and saves the
-README screenshot (docs/screenshot.png).
+README screenshot (into a temporary folder: scripts/screenshot.sh refreshes docs/screenshot.png).
 
 Needs /usr/bin/chromium (`apt-get install -y chromium`; .ci/run installs it) and the playwright
 python package; `playwright install` is never needed.
@@ -20,11 +20,11 @@ import pytest
 
 from tests.support.ui_server import last_run, serve_studio
 from writing.engines.local import LocalEngine
+from writing.ui.i18n import EN, ZH
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 
 
 
@@ -218,6 +218,75 @@ def test_chat_send_regenerate_undo_clear(server, browser, engine):
         context.close()
 
 
+class _Recorder:
+    """The real engine, recording what each generation was asked."""
+
+    def __init__(self, engine: LocalEngine):
+        self._engine = engine
+        self.prompts: list[list[dict]] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def stream(self, messages, *args, **kwargs):
+        self.prompts.append([dict(m) for m in messages])
+        yield from self._engine.stream(messages, *args, **kwargs)
+
+
+def _chat_run(page, recorder: _Recorder, engine: LocalEngine, act) -> None:
+    """Do `act` (send, edit), then wait until the model took the run, finished it, and the page shows the end."""
+    asked = len(recorder.prompts)
+    act()
+    deadline = time.monotonic() + 60
+    while len(recorder.prompts) == asked:
+        assert time.monotonic() < deadline, "the run never reached the model"
+        time.sleep(0.02)
+    _wait_idle(engine, timeout=180)
+    page.wait_for_function("(() => { const t = document.querySelector('#chat-notice').innerText;"
+                           " return /tokens/.test(t) && !t.includes('writing'); })()", timeout=30_000)
+    _wait_settled(page, "#chat-history")
+
+
+def _send(page, text: str):
+    return lambda: (page.fill("#chat-message textarea", text), page.click("#chat-send"))
+
+
+def test_chat_edit_a_message_answers_again_from_there(server, browser, engine):
+    """README: Chat can "edit a message". Editing the first question replaces it, drops the turns after
+    it, and the model answers the edited question (what it was asked is recorded)."""
+    recorder = _Recorder(engine)
+    server.ctx.engine = recorder
+    context, page = _open(browser, server.url)
+    try:
+        page.get_by_role("tab", name="Chat").click()
+        _chat_run(page, recorder, engine, _send(page, "first question about tea"))
+        _chat_run(page, recorder, engine, _send(page, "second question about coffee"))
+        history = page.locator("#chat-history")
+        assert history.locator("[data-testid=user]").count() == 2
+        asked = len(recorder.prompts)
+
+        def edit_first() -> None:
+            history.locator("[data-testid=user]").first.hover()
+            history.locator("button[aria-label='Edit']").first.click()
+            page.fill("#chat-history textarea.edit-textarea", "edited question about cocoa")
+            history.locator("button[aria-label='Submit']").click()
+
+        _chat_run(page, recorder, engine, edit_first)
+        page.wait_for_function("!document.querySelector('#chat-history').innerText.includes('coffee')",
+                               timeout=10_000)
+        shown = history.inner_text()
+        assert "edited question about cocoa" in shown, shown[:500]
+        assert "first question about tea" not in shown and "second question about coffee" not in shown, shown[:500]
+        assert history.locator("[data-testid=user]").count() == 1
+        assert history.locator("[data-testid=bot]").count() == 1
+        assert len(recorder.prompts) == asked + 1, "the edit did not ask the model again"
+        users = [m["content"] for m in recorder.prompts[-1] if m["role"] == "user"]
+        assert users == ["edited question about cocoa"], recorder.prompts[-1]
+    finally:
+        server.ctx.engine = engine
+        context.close()
+
+
 def test_dark_by_default_and_the_toggle_sticks(server, browser):
     context, page = _open(browser, server.url)
     try:
@@ -240,25 +309,31 @@ def test_chinese_browser_gets_chinese_ui(server, browser):
     try:
         page.wait_for_function("document.body.innerText.includes('博客')", timeout=10_000)
         text = page.locator("body").inner_text()
-        assert "生成" in text and "主题" in text and "写作工作室" not in text or "用本地模型" in text
+        # Each visible piece of the Blog tab is in Chinese, and its English text is not on the page (the
+        # heading keeps the product's name, "Writing Studio", in every language).
+        for key in ("tagline", "tab_blog", "tab_code", "tab_chat", "tab_longform", "tab_library", "topic",
+                    "generate", "stop", "advanced"):
+            assert ZH[key] in text, f"{key}: {ZH[key]!r} missing from the zh-CN page: {text[:400]!r}"
+        for key in ("tagline", "tab_blog", "tab_library", "topic", "generate", "advanced"):
+            assert EN[key] not in text, f"{key}: English {EN[key]!r} shown to a zh-CN browser"
     finally:
         context.close()
 
 
-def test_screenshot_of_the_studio(server, browser):
-    """docs/screenshot.png for the README: the Blog tab, dark, with a brief filled in.
+def test_screenshot_of_the_studio(server, browser, tmp_path):
+    """The README picture, taken into a temporary folder: tests never write into the repository
+    (`bash scripts/screenshot.sh` refreshes docs/screenshot.png with the same code)."""
+    from PIL import Image, ImageStat
 
-    Taken before generating on purpose: the tiny test model writes random tokens, which would make
-    a misleading picture of the product.
-    """
-    context, page = _open(browser, server.url, color_scheme="dark")
-    try:
-        _fill_brief(page)
-        page.get_by_text("Code snippets").click()
-        page.wait_for_timeout(800)
-        assert _is_dark(page)
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=False)
-        assert SCREENSHOT.stat().st_size > 20_000
-    finally:
-        context.close()
+    from tests.support import screenshot
+
+    picture = screenshot.take(browser, server.url, tmp_path / "screenshot.png")
+    with Image.open(picture) as image:
+        assert image.format == "PNG" and image.size == (1440, 1000), (image.format, image.size)
+        gray = image.convert("L")
+        mean, spread = ImageStat.Stat(gray).mean[0], ImageStat.Stat(gray).stddev[0]
+        # Dark: mostly dark pixels; drawn: text and widgets make contrast (a blank page has none).
+        assert mean < 80, f"the studio should be dark in the picture: mean brightness {mean:.0f}/255"
+        assert spread > 10, f"the picture looks blank: brightness spread {spread:.1f}"
+        top = gray.crop((0, 0, 1440, 120))
+        assert ImageStat.Stat(top).stddev[0] > 10, "no heading drawn at the top of the page"

@@ -27,6 +27,7 @@ class _CountingEngine:
     def __init__(self, engine: LocalEngine):
         self._engine = engine
         self.starts: list[float] = []  # when each stream began
+        self.prompts: list[str] = []  # what each stream was asked
 
     @property
     def runs(self) -> int:
@@ -35,9 +36,10 @@ class _CountingEngine:
     def __getattr__(self, name: str):
         return getattr(self._engine, name)
 
-    def stream(self, *args, **kwargs):
+    def stream(self, messages, *args, **kwargs):
         self.starts.append(time.perf_counter())
-        yield from self._engine.stream(*args, **kwargs)
+        self.prompts.append(" ".join(str(m.get("content", "")) for m in messages))
+        yield from self._engine.stream(messages, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +103,13 @@ def test_stop_removes_a_run_still_waiting_in_the_queue(engine, browser):  # noqa
             assert b.input_value("#blog-topic textarea") == "B's brief, queued behind A"  # the brief stays
             job.cancel()
             _wait_idle(engine)
-            time.sleep(1.0)  # were B's run still queued, it would have started by now
-            assert counting.runs == runs_before, "the stopped run reached the model"
+            # A barrier instead of a sleep: one model, one queue served in order. Were B's run still queued,
+            # it would reach the model before this later run of A's.
+            a.predict(topic="A's barrier", words=100, max_new_tokens=4, **SAMPLING, api_name="/blog")
+            _wait_idle(engine)
+            assert counting.runs == runs_before + 1, "the stopped run reached the model"
+            assert not any("B's brief" in prompt for prompt in counting.prompts), counting.prompts
+            assert "A's barrier" in counting.prompts[-1]
             # B's page still works: a new Generate runs.
             b.click("#blog-generate")
             b.wait_for_function("document.querySelector('#blog-meter').innerText.includes('writing')",

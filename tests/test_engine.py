@@ -196,6 +196,50 @@ def test_empty_prompt_is_refused(tiny_engine):
         list(tiny_engine.stream([{"role": "user", "content": ""}], make_params()))
 
 
-def test_presence_penalty_and_sampling_options_run(tiny_engine):
-    params = make_params(presence_penalty=1.5, repetition_penalty=1.2, min_p=0.05, top_k=0, max_new_tokens=20, seed=1)
-    assert "".join(tiny_engine.stream(HELLO, params))
+def test_sampling_options_reach_generate():
+    """Each SamplingParams field becomes the generate() argument or logits processor it names."""
+    import torch
+
+    from writing.engines.local import _extra_processors, _PresencePenalty, sampling_kwargs
+
+    sampled = make_params(temperature=0.9, top_p=0.7, top_k=0, min_p=0.05, repetition_penalty=1.2,
+                          presence_penalty=1.5, max_new_tokens=20, seed=1)
+    assert sampling_kwargs(sampled) == {"max_new_tokens": 20, "repetition_penalty": 1.2, "do_sample": True,
+                                        "temperature": 0.9, "top_p": 0.7, "top_k": None, "min_p": 0.05}
+    assert sampling_kwargs(make_params(top_k=5, min_p=0.0))["top_k"] == 5
+    assert sampling_kwargs(make_params(top_k=5, min_p=0.0))["min_p"] is None  # 0 = off, not a filter
+    greedy = sampling_kwargs(make_params(temperature=0, repetition_penalty=1.0, max_new_tokens=3))
+    assert greedy == {"max_new_tokens": 3, "repetition_penalty": None, "do_sample": False, "temperature": None,
+                      "top_p": None, "top_k": None, "min_p": None}
+    assert _extra_processors(make_params(presence_penalty=0.0), 4) == []
+    [penalty] = _extra_processors(sampled, 4)
+    assert isinstance(penalty, _PresencePenalty) and penalty.penalty == 1.5
+    # Prompt tokens (the first 4) are not penalised; each generated token once, however often it came.
+    ids = torch.tensor([[1, 2, 3, 4, 7, 7, 9]])
+    scores = torch.zeros(1, 12)
+    out = penalty(ids, scores)
+    expected = torch.zeros(1, 12)
+    expected[0, 7] = expected[0, 9] = -1.5
+    assert torch.equal(out, expected), out
+    assert torch.equal(penalty(ids[:, :4], scores), scores)  # nothing generated yet: unchanged
+
+
+def test_presence_and_repetition_penalties_change_what_is_written(tiny_engine):
+    """Greedy runs (deterministic) with and without each penalty: the penalty must change the text."""
+    base = dict(temperature=0, max_new_tokens=24)
+    plain_ids = tiny_engine.tokenizer.encode("".join(tiny_engine.stream(HELLO, make_params(**base))))
+    assert len(plain_ids) > len(set(plain_ids)), "the greedy baseline repeats no token: the check is void"
+    plain = "".join(tiny_engine.stream(HELLO, make_params(**base)))
+    assert "".join(tiny_engine.stream(HELLO, make_params(**base, presence_penalty=2.0))) != plain
+    assert "".join(tiny_engine.stream(HELLO, make_params(**base, repetition_penalty=2.0))) != plain
+
+
+def test_top_k_one_and_min_p_one_sample_the_greedy_text(tiny_engine):
+    """Sampling that may only pick the most likely token is greedy decoding, whatever the seed: so top_k
+    and min_p reach the sampler (without them a seeded sample would wander off the greedy text)."""
+    greedy = "".join(tiny_engine.stream(HELLO, make_params(temperature=0, max_new_tokens=24)))
+    loose = make_params(temperature=2.0, top_p=1.0, top_k=0, min_p=0.0, max_new_tokens=24, seed=3)
+    assert "".join(tiny_engine.stream(HELLO, loose)) != greedy, "a hot sample equals greedy: the check is void"
+    assert "".join(tiny_engine.stream(HELLO, loose.merged(top_k=1))) == greedy
+    assert "".join(tiny_engine.stream(HELLO, make_params(temperature=2.0, top_p=1.0, top_k=0, min_p=1.0,
+                                                         max_new_tokens=24, seed=3))) == greedy

@@ -183,29 +183,54 @@ def test_stop_disconnect_and_cancel_end_generation_within_a_step(engine):
         assert measured["disconnect"] < bound + 2.0  # gradio notices a dropped stream on its next write/heartbeat
 
 
-def test_stop_while_queued_is_harmless(engine):
-    from gradio_client import Client
+class _TopicsSeen:
+    """Wraps the real engine's stream(): records the prompt of every generation that reaches the engine."""
 
+    def __init__(self, engine: LocalEngine):
+        self.engine = engine
+        self.prompts: list[str] = []
+        self._real = engine.stream
+
+    def __call__(self, messages, *args, **kwargs):
+        self.prompts.append(" ".join(str(m.get("content", "")) for m in messages))
+        return self._real(messages, *args, **kwargs)
+
+    def saw(self, words: str) -> int:
+        return sum(words in prompt for prompt in self.prompts)
+
+
+def test_stop_while_queued_is_harmless(engine, monkeypatch):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    seen = _TopicsSeen(engine)
+    monkeypatch.setattr(engine, "stream", seen)  # this module's own engine; undone after the test
     with serve(engine) as server:
         first, second = Client(server.url, verbose=False), Client(server.url, verbose=False)
         try:
             running = first.submit(*blog_data(max_new_tokens=LONG), api_name="/blog")
             _wait_busy(engine)
-            queued = second.submit(*blog_data(max_new_tokens=16, topic="queued"), api_name="/blog")
-            time.sleep(0.3)
+            queued = second.submit(*blog_data(max_new_tokens=16, topic="queued topic"), api_name="/blog")
+            deadline = time.monotonic() + 30
+            while queued.status().code != Status.IN_QUEUE:  # it waits for the model behind the running one
+                assert time.monotonic() < deadline and not queued.done(), queued.status()
+                time.sleep(0.01)
             assert server.ctx.runs.stop(second.session_hash) is False  # nothing of its own is running yet
             queued.cancel()  # the queued job is dropped before it starts
             assert engine.busy  # ...and the running one goes on
             server.ctx.runs.stop(first.session_hash)
             running.result(timeout=60)
             wait_idle(engine)
-            # The studio still serves the next caller normally.
-            status, events = call(server.url, "blog", blog_data(max_new_tokens=16))
+            # The studio still serves the next caller normally. One model, one queue in order: had the
+            # cancelled job still been waiting, it would have reached the engine before this one.
+            status, events = call(server.url, "blog", blog_data(max_new_tokens=16, topic="next caller"))
             assert events[-1][0] == "complete"
         finally:
             first.close()
             second.close()
         assert not generate_threads()
+    assert seen.saw("next caller") == 1 and seen.saw("queued topic") == 0, seen.prompts
+    assert len(seen.prompts) == 2, seen.prompts  # the running run and the next caller's, nothing else
 
 
 # ---------------------------------------------------------------- exception mid-generation
@@ -246,8 +271,8 @@ def test_an_exception_inside_generation_shows_an_error_and_keeps_the_text(engine
 
 # ---------------------------------------------------------------- startup failures
 
-def _studio(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+def _studio(*args: str, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in drop} | {"HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, str(ROOT / "studio.py"), *args], capture_output=True, text=True,
                           timeout=180, env=env, cwd=ROOT)
 
@@ -275,6 +300,6 @@ def test_corrupt_checkpoint_gives_a_clean_startup_error(tiny_model_dir, tmp_path
 def test_missing_model_and_backend_problems_give_a_clear_message(tmp_path):
     result = _studio("--model", str(tmp_path / "nowhere"), "--port", "1")
     assert result.returncode == 1 and "Traceback" not in result.stderr and "error:" in result.stderr, result.stderr
-    env_free = _studio("--backend", "openai", "--port", "1")
-    assert env_free.returncode != 0 or "required" in env_free.stderr + env_free.stdout
-    assert "--base-url is required" in env_free.stderr + env_free.stdout and "Traceback" not in env_free.stderr
+    env_free = _studio("--backend", "openai", "--port", "1", drop=("OPENAI_BASE_URL",))
+    assert env_free.returncode == 1, (env_free.returncode, env_free.stderr[-2000:])
+    assert "--base-url is required" in env_free.stderr and "Traceback" not in env_free.stderr

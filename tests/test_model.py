@@ -80,8 +80,27 @@ def test_missing_weights_give_one_clear_message_and_a_nonzero_exit(tmp_path, env
     assert f"hf download {DEFAULT_MODEL}" in result.stderr  # the command that fetches it
 
 
+# Every flag the README names (Command line, Security, Scaling out); a flag added or dropped must show up here.
+FLAGS = {"--model", "--host", "--port", "--dtype", "--context", "--threads", "--quantize", "--data-dir", "--auth",
+         "--auth-file", "--share", "--rate-limit", "--rate-window", "--backend", "--base-url", "--api-key",
+         "--remote-model", "--help"}
+
+
 def test_help_documents_every_flag(tmp_path):
+    import argparse
+
+    import studio
+
+    actions = [a for a in studio.build_parser()._actions if a.option_strings]
+    assert {flag for a in actions for flag in a.option_strings if flag.startswith("--")} == FLAGS
     result = _run_studio(["--help"], {}, tmp_path)
-    assert result.returncode == 0
-    for flag in ("--model", "--host", "--port", "--dtype", "--context"):
-        assert flag in result.stdout
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for action in actions:
+        flag = max(action.option_strings, key=len)
+        assert flag in text, f"{flag} missing from --help"
+        assert action.help and action.help != argparse.SUPPRESS and len(action.help) > 15, f"{flag} has no help"
+        first_words = " ".join(action.help.replace("%%", "%").split()[:4])
+        assert first_words in text, f"{flag}: its help text ({first_words!r}...) is not in --help"
+        assert flag in readme, f"{flag} is not in the README"

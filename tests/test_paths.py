@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,20 @@ def test_not_a_space_is_never_ephemeral(monkeypatch: pytest.MonkeyPatch) -> None
     assert paths.is_ephemeral() is False
 
 
-def test_set_data_dir_from_the_cli(tmp_path: Path) -> None:
+def test_set_data_dir_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """--data-dir reaches the studio: main() opens the drafts database there (over STUDIO_DATA_DIR)."""
     import studio
+    import writing.ui.app as app_module
+    from tests.support.hardening import FixedTextEngine
+    from writing.library.store import DB_NAME
 
-    args = studio.build_parser().parse_args(["--data-dir", str(tmp_path / "cli")])
-    assert args.data_dir == str(tmp_path / "cli")
+    launched: dict = {}
+    monkeypatch.setattr(studio, "make_engine", lambda args: FixedTextEngine("x"))
+    monkeypatch.setattr(app_module, "launch", lambda app, **kw: launched.update(app=app, **kw))
+    chosen = tmp_path / "cli"
+    assert studio.main(["--data-dir", str(chosen), "--port", "1"]) == 0
+    assert launched, "the studio was never launched"
+    assert paths.data_dir() == chosen.resolve()
+    assert f"[studio] drafts: {chosen.resolve() / DB_NAME}" in capsys.readouterr().out
+    assert (chosen / DB_NAME).is_file()  # the database was created there, not in STUDIO_DATA_DIR
+    assert not (Path(os.environ["STUDIO_DATA_DIR"]) / DB_NAME).exists()

@@ -22,6 +22,7 @@ from tests.support.hardening import FixedTextEngine, blog_data, call, serve
 from writing.access.auth import Credentials
 from writing.access.ratelimit import RateLimiter
 from writing.engines.local import LocalEngine
+from writing.errors import BusyError
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
@@ -282,8 +283,15 @@ def test_per_user_rate_limit_refuses_with_a_clear_message(engine):
         assert events[-1][0] == "error" and "Too many requests: at most 2 every 60 s" in events[-1][1]["error"]
         status, events = call(server.url, "chat", ["hi", [], 0.7, 0.8, 20, 0.0, 1.0, 0.0, 16, 1])
         assert events[-1][0] == "error" and "Too many requests" in events[-1][1]["error"]  # one budget, all tabs
-        # A different user (a login name) has a budget of its own.
+        # A different user (a login name) has a budget of its own, and it runs out the same way.
         limiter.check("user:someone-else")
+        limiter.check("user:someone-else")
+        with pytest.raises(BusyError, match="Too many requests: at most 2 every 60 s"):
+            limiter.check("user:someone-else")
+        # ...while this caller stays refused (the refusals spent nothing, the window has not passed).
+        status, events = call(server.url, "code", ["add numbers", "Python", "", 0.3, 0.9, 20, 0.0, 1.0, 0.0, 16, 1])
+        assert events[-1][0] == "error" and "Too many requests" in events[-1][1]["error"]
+    assert not engine.busy
 
 
 # ---------------------------------------------------------------- tab close (a fault, tested here for the browser)
@@ -344,7 +352,6 @@ def test_rate_budget_is_per_login_name_else_per_address():
     messages = [{"role": "user", "content": "hi"}]
     for request in (ann, bob, anon_a, anon_b):  # one request each: all admitted, separate budgets
         admit(ctx, request, messages)
-    from writing.errors import BusyError
 
     with pytest.raises(BusyError, match="Too many requests"):
         admit(ctx, SimpleNamespace(**{**vars(anon_a), "session_hash": "new-session"}), messages)

@@ -19,6 +19,7 @@ from gradio_client import Client
 from gradio_client.utils import QueueError, Status
 
 from tests.support.ui_server import last_run, serve_studio
+from writing.compose.wordcount import count_words
 from writing.engines.local import LocalEngine
 from writing.ui.tabs.chat import fit_history
 from writing.ui.tabs.code import highlight_language, parses, split_answer, syntax_note
@@ -76,7 +77,16 @@ def test_blog_streams_markdown_with_live_counts(server):
     grown = [d for d in drafts if isinstance(d, str)]
     assert all(b.startswith(a) for a, b in zip(grown, grown[1:], strict=False)), "the draft must only grow"
     assert len(set(grown)) >= 3
-    assert "writing…" in outputs[0][1] and "tok/s" in outputs[-2][1] or "tokens" in outputs[-2][1]
+    meters = [out[1] for out in outputs]
+    assert "writing…" in meters[0], meters[0]
+    live = meters[1:-1]  # while streaming: words so far, tokens so far, speed, "writing…"
+    assert live and all(m.endswith("writing…") for m in live), live
+    assert any("tok/s" in m for m in live), live
+    counted = [int(m.split(" tokens")[0].rsplit(" ", 1)[-1].replace(",", "")) for m in live if " tokens" in m]
+    assert len(counted) >= 3 and counted == sorted(counted) and counted[-1] > counted[0], live
+    for draft, line in zip(drafts, meters, strict=True):  # the word count is the draft's own, live
+        if isinstance(draft, str):
+            assert line.startswith(f"**{count_words(draft):,}** words"), (line, draft[-80:])
     final_text, final_meter, download = job.outputs()[-1][:3]
     assert final_text == grown[-1] and final_text.strip()
     assert "80 tokens" in final_meter and "stopped at max new tokens" in final_meter

@@ -31,12 +31,24 @@ def serve(engine: Any, *, queue_size: int = 16, launch_options: dict[str, Any] |
         if not (launch_options or {}).get("auth"):
             _wait_until_up(url)
         else:
-            time.sleep(0.5)
+            _wait_until_answering(url)
         yield StudioServer(url=url, ctx=ctx, app=app)
     finally:
         for session in list(getattr(ctx.runs, "_events", {})):
             ctx.runs.stop(session)
         app.close()
+
+
+def _wait_until_answering(url: str, timeout: float = 30.0) -> None:
+    """Poll until the server answers HTTP at all (behind a login /config is a 401: answering, not up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{url}config", timeout=2)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"nothing answers at {url} after {timeout}s"
+            time.sleep(0.05)
 
 
 def post_call(url: str, api: str, data: list[Any], *, client: httpx.Client | None = None,
