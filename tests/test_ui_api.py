@@ -280,7 +280,10 @@ def test_a_full_queue_says_busy(engine):
         running = clients[0].submit(topic="occupies the model", max_new_tokens=LONG, **SAMPLING, api_name="/blog")
         _wait_outputs(running, 2)
         waiting = clients[1].submit(message="waits", history=[], max_new_tokens=4, api_name="/chat")
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while waiting.status().code != Status.IN_QUEUE:  # it holds the queue's one place (polled, not slept)
+            assert time.monotonic() < deadline and not waiting.done(), waiting.status()
+            time.sleep(0.01)
         with pytest.raises(QueueError, match="[Qq]ueue is full"):
             clients[2].predict(message="refused", history=[], max_new_tokens=4, api_name="/chat")
         running.cancel()
