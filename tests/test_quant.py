@@ -220,15 +220,21 @@ def test_int8_with_fp32_activations_as_on_cpus_without_native_bf16(tiny128, monk
 
 
 def test_quantized_model_generates_through_the_engine(tiny_loaded, tiny_model_dir):
+    """The engine streams what the quantised model itself generates (greedy), through Int8Linear layers."""
     from writing.runtime.load import load as load_model
 
     loaded = load_model(str(tiny_model_dir), dtype="bfloat16")
     quant.quantize_model(loaded.model, "int8")
+    assert sum(isinstance(m, quant.Int8Linear) for m in loaded.model.modules()) >= 7  # every projection
     engine = LocalEngine(loaded.model, loaded.tokenizer, name="tiny-int8", context=2048)
     stats = GenerationStats()
-    text = "".join(engine.stream([{"role": "user", "content": "Hello"}],
-                                 make_params(temperature=0.0, max_new_tokens=8), stats=stats))
-    assert stats.new_tokens == 8 and isinstance(text, str)
+    messages = [{"role": "user", "content": "Hello"}]
+    text = "".join(engine.stream(messages, make_params(temperature=0.0, max_new_tokens=8), stats=stats))
+    inputs = loaded.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                  return_dict=True)
+    direct = loaded.model.generate(**inputs, do_sample=False, max_new_tokens=8)[0, inputs["input_ids"].shape[1]:]
+    assert stats.new_tokens == 8
+    assert text == loaded.tokenizer.decode(direct, skip_special_tokens=True)
 
 
 def test_mode_selection(tiny_model_dir):
@@ -255,14 +261,22 @@ def test_choose_mode_states_its_reason():
         quant.choose_mode("int2", fused=True)
 
 
-def test_studio_cli_accepts_quantize():
+@pytest.mark.parametrize(("flag", "layer"), [("int4", "Int4Linear"), ("int8", "Int8Linear"), ("none", None)])
+def test_studio_cli_quantize_reaches_the_loaded_model(tiny128, capsys, flag, layer):
+    """--quantize is not only parsed: the engine studio.py builds runs on layers of that kind."""
     import studio
 
-    args = studio.build_parser().parse_args(["--quantize", "int4"])
-    assert args.quantize == "int4"
     assert studio.build_parser().parse_args([]).quantize == "auto"
     with pytest.raises(SystemExit):
         studio.build_parser().parse_args(["--quantize", "int3"])
+    args = studio.build_parser().parse_args(["--model", str(tiny128), "--quantize", flag, "--dtype", "bfloat16"])
+    engine = studio.make_engine(args)
+    kinds = {type(m).__name__ for m in engine.model.modules()}
+    assert f"[studio] quantize: {flag} (chosen with --quantize)" in capsys.readouterr().out
+    if layer is None:
+        assert not kinds & {"Int4Linear", "Int8Linear"}
+    else:
+        assert layer in kinds
 
 
 @pytest.mark.parametrize("path", PATHS)
