@@ -177,20 +177,22 @@ def _load(*, verbose: bool) -> tuple[bool, str]:
         try:
             from torch.utils.cpp_extension import load as build
 
-            folder = build_dir()
+            # One folder per version of the sources (headers included): two studios of different
+            # versions on one machine (or an upgrade while an old one runs) never load each other's
+            # half-rebuilt library. OpenMP pragmas compile in, but libgomp is not linked: the symbols
+            # resolve to the copy torch already loaded, so the kernels share torch's thread pool.
+            digest = hashlib.sha1(b"".join(f.read_bytes() for f in [*_SOURCES, *_INCLUDED])).hexdigest()[:12]
+            folder = build_dir() / digest
             folder.mkdir(parents=True, exist_ok=True)
-            # torch rebuilds when a listed source or a flag changes; the headers are not listed, so
-            # their hash goes into a flag. OpenMP pragmas compile in, but libgomp is not linked: the
-            # symbols resolve to the copy torch already loaded, so the kernels share torch's pool.
-            digest = hashlib.sha1(b"".join(f.read_bytes() for f in _INCLUDED)).hexdigest()[:12]
             build(name="studio_qmm", sources=[str(s) for s in _SOURCES], build_directory=str(folder),
-                  extra_cflags=["-O3", "-fopenmp", f"-DSTUDIO_QMM_HEADERS={digest}"], is_python_module=False,
-                  verbose=verbose)
+                  extra_cflags=["-O3", "-fopenmp"], is_python_module=False, verbose=verbose)
         except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, odd toolchain: fall back, say why
             return False, f"could not build the kernel: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         _register_fakes(torch)
     try:
         torch.ops.studio_qmm.set_path(paths[0])
+    except AttributeError:  # a library of another studio version already loaded in this process
+        return False, "the loaded kernel library is from another version of the studio: restart it"
     except RuntimeError as exc:  # CPUID disagrees with /proc/cpuinfo (a VM hiding a feature): say so
         return False, f"path {paths[0]} refused: {str(exc).splitlines()[0][:200]}"
     return True, ""
