@@ -260,7 +260,10 @@ def machine() -> dict[str, Any]:
     return {"cpu": model_name, "cpu_class": cpu_class(), "cores": os.cpu_count(), "flags": flags,
             "kernel_path": kernels.describe(), "paths_not_run": kernels.unavailable_paths(),
             "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "load_avg_start": os.getloadavg()[0]}
+            "load_avg_start": os.getloadavg()[0],
+            # settings that change which instructions torch / the kernels use (imitating a smaller CPU)
+            "isa_env": {k: os.environ[k] for k in ("STUDIO_KERNEL_PATH", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                                                   "MKL_ENABLE_INSTRUCTIONS") if k in os.environ}}
 
 
 def run_child(mode: str, model_dir: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
