@@ -25,7 +25,7 @@ def test_quick_bench_measures_every_mode_and_writes_results(tmp_path: Path):
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--model", str(model), "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "| mode | load s |" in proc.stdout and "TTFT with reuse" in proc.stdout
+    assert "| mode | kernel path | load s |" in proc.stdout and "TTFT with reuse" in proc.stdout
 
     [json_file] = out.glob("*.json")
     record = json.loads(json_file.read_text())
@@ -36,6 +36,11 @@ def test_quick_bench_measures_every_mode_and_writes_results(tmp_path: Path):
         assert r["load_s"] > 0 and r["peak_rss"] > 0 and r["weight_bytes"] > 0
         assert r["prefill_tok_s"] > 0 and r["ttft_s"] > 0
         assert r["new_tokens"] == 16 and r["decode_tok_s"] > 0
+    from writing.runtime import kernels
+
+    assert record["machine"]["cpu_class"] and "kernel path" in record["machine"]["kernel_path"]
+    for mode in ("bf16", "int8", "int4"):  # each engine row names the path it ran on
+        assert results[mode]["kernel_path"] in (*kernels.PATHS, kernels.STOCK)
     assert results["int8"]["weight_bytes"] < 0.6 * results["bf16"]["weight_bytes"]
     assert results["int4"]["weight_bytes"] < results["int8"]["weight_bytes"]
     for mode in ("bf16", "int8", "int4"):
@@ -44,3 +49,32 @@ def test_quick_bench_measures_every_mode_and_writes_results(tmp_path: Path):
     assert results["int8"]["logits_rel_err"] < 0.1 and results["int4"]["logits_rel_err"] < 0.5
     assert (out / json_file.name.replace(".json", ".md")).is_file()
     assert not list(out.glob(".scratch-*"))  # the bf16 reference logits are cleaned up
+
+
+@pytest.mark.slow
+def test_quick_bench_peer_times_llama_cpp_on_the_same_weights(tmp_path: Path):
+    from tests.support.llama_server import INSTALL_HINT, have_llama_server
+
+    if not have_llama_server():
+        if os.environ.get("STUDIO_REQUIRE_LLAMA_SERVER"):
+            pytest.fail(f"llama-cpp-python is not installed: {INSTALL_HINT}")
+        pytest.skip(f"llama-cpp-python is not installed: {INSTALL_HINT}")
+    from bench.shaped import build
+
+    model = build("quick", out=tmp_path / "quick-shape")
+    out = tmp_path / "results"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--model", str(model), "--out", str(out),
+                           "--modes", "int8", "--peer", "--peer-types", "Q8_0,Q4_0"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [json_file] = out.glob("*.json")
+    results = {r["mode"]: r for r in json.loads(json_file.read_text())["results"]}
+    assert list(results) == ["int8", "llama.cpp Q8_0", "llama.cpp Q4_0"]
+    for name in ("llama.cpp Q8_0", "llama.cpp Q4_0"):
+        r = results[name]
+        assert r["prefill_tok_s"] > 0 and r["decode_tok_s"] > 0 and r["new_tokens"] == 16
+        assert "llama.cpp" in r["kernel_path"]
+    # Q8_0 is ~8.5 bits a weight, Q4_0 ~4.5: the files the bench timed are the quantised ones
+    assert results["llama.cpp Q4_0"]["weight_bytes"] < 0.7 * results["llama.cpp Q8_0"]["weight_bytes"]
+    assert "| llama.cpp Q8_0 |" in proc.stdout

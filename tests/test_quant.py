@@ -323,3 +323,18 @@ def test_dequantise_into_a_reused_buffer_a_slice_at_a_time(monkeypatch):
     y = quant.dense_matmul(x, 300, 384, fill)
     assert len(slices) > 1 and slices[-1][1] == 300
     assert rel(y, F.linear(x, w)) < 0.01
+
+
+def test_arm64_gets_the_stock_path_without_building_anything(monkeypatch):
+    """On ARM64 (no machine here runs it) nothing x86-only is built or read: the fallback is the answer."""
+    from writing.runtime import cpu
+
+    monkeypatch.setattr(cpu, "machine", lambda: "aarch64")
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: set())  # ARM's /proc/cpuinfo has "Features", not "flags"
+    monkeypatch.delenv(kernels.ENV, raising=False)
+    assert all("not an x86-64 CPU (aarch64)" in why for why in kernels.cpu_paths().values())
+    assert kernels.runnable_paths() == [] and cpu.cpu_class() == "aarch64 (no x86 vector kernels)"
+    ok, why = kernels._load(verbose=False)  # the uncached loader: must not reach the compiler
+    assert not ok and "no fused path for this CPU" in why
+    assert not kernels.native_bf16()
+    assert quant.choose_mode("auto", fused=False).mode == "none"

@@ -125,8 +125,9 @@ def choose_mode(requested: str, *, fused: bool | None = None) -> QuantChoice:
 
     fused = kernels_ready() if fused is None else fused
     if fused:
-        return QuantChoice(DEFAULT_MODE, f"fused int8 kernel on the {kernels.current_path()} path: decode reads "
-                                         "every weight once a token, and int8 halves the bytes of bf16")
+        where = "" if kernels.current_path() == kernels.STOCK else f" on the {kernels.current_path()} path"
+        return QuantChoice(DEFAULT_MODE, f"fused int8 kernel{where}: decode reads every weight once a token, and "
+                                         "int8 halves the bytes of bf16")
     return QuantChoice("none", f"no fused kernel ({kernels.why_not() or 'unavailable'}): torch's stock int8 "
                                "kernels slow long prompts down, so weights stay unquantised")
 

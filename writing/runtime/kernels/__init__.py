@@ -147,8 +147,8 @@ def describe() -> str:
     path = active_path()
     if path == STOCK:
         return f"kernel path stock ({DESCRIPTIONS[STOCK]}: {why_not()})"
-    forced = os.environ.get(ENV) and f"forced by {ENV}" or "the best this CPU runs"
-    return f"kernel path {path} ({DESCRIPTIONS[path]}; {forced})"
+    how = f"forced by {ENV}" if os.environ.get(ENV) else "the best this CPU runs"
+    return f"kernel path {path} ({DESCRIPTIONS[path]}; {how})"
 
 
 def load(*, verbose: bool = False) -> bool:

@@ -45,7 +45,7 @@ const KernelTable* table_for(const std::string& name) {
 
 // What CPUID says (with the OS's register-state support), independent of /proc/cpuinfo.
 std::string cpu_lacks(const std::string& name) {
-#if defined(__x86_64__) || defined(_M_X64)
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(STUDIO_QMM_NO_X86)
   __builtin_cpu_init();
   std::string missing;
   auto need = [&](bool ok, const char* flag) {

@@ -17,6 +17,7 @@
 //        group of 32 ([N, K / 32] each).
 //   bf16 W bf16 [N, K] (raw uint16 bit patterns here).
 // K is a multiple of 128 everywhere (checked by the driver).
+// STUDIO_QMM_NO_X86: compile the non-x86 branches on an x86 machine (a check of the ARM64 build).
 #pragma once
 
 #include <cstdint>

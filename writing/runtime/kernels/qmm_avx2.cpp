@@ -3,7 +3,7 @@
 // contains an instruction its CPU class lacks. Rules for this file: qmm.h.
 #include "qmm.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(STUDIO_QMM_NO_X86)
 #include <immintrin.h>
 
 namespace studio_qmm {

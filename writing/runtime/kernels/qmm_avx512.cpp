@@ -3,7 +3,7 @@
 // Formats and the rules for this file (no ATen/STL, a target attribute on every function): qmm.h.
 #include "qmm.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(STUDIO_QMM_NO_X86)
 #include <immintrin.h>
 
 #define STUDIO_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512bf16,avx2,fma,f16c")))
