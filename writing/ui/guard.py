@@ -165,8 +165,12 @@ def checked_number(payload: Any, *, name: str, minimum: float | None, maximum: f
         raise gr.Error(f"{name}: must be a number, got {type(payload).__name__} {payload!r}")
     if not math.isfinite(value):
         raise gr.Error(f"{name}: must be a finite number, got {payload!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
         raise gr.Error(f"{name}: must be between {minimum:g} and {maximum:g}, got {value:g}")
+    if minimum is not None and value < minimum:
+        raise gr.Error(f"{name}: must be at least {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:  # the seed box: any negative means random, so no minimum
+        raise gr.Error(f"{name}: must be at most {maximum:g}, got {value:g}")
     return value
 
 
