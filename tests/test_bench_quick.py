@@ -53,12 +53,9 @@ def test_quick_bench_measures_every_mode_and_writes_results(tmp_path: Path):
 
 @pytest.mark.slow
 def test_quick_bench_peer_times_llama_cpp_on_the_same_weights(tmp_path: Path):
-    from tests.support.llama_server import INSTALL_HINT, have_llama_server
+    from tests.support.llama_server import require_llama_server
 
-    if not have_llama_server():
-        if os.environ.get("STUDIO_REQUIRE_LLAMA_SERVER"):
-            pytest.fail(f"llama-cpp-python is not installed: {INSTALL_HINT}")
-        pytest.skip(f"llama-cpp-python is not installed: {INSTALL_HINT}")
+    require_llama_server()
     from bench.shaped import build
 
     model = build("quick", out=tmp_path / "quick-shape")

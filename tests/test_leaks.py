@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -21,11 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.hardening import FixedTextEngine, serve
+from tests.test_browser import browser  # noqa: F401 - the shared chromium fixture
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 def mode(path: str | Path) -> int:
@@ -194,22 +191,8 @@ def beacon() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install -y chromium, or set STUDIO_CHROMIUM")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _render_in_blog_and_chat(browser, url: str) -> dict[str, list[dict]]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def _render_in_blog_and_chat(chromium, url: str) -> dict[str, list[dict]]:
+    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     found: dict[str, list[dict]] = {}
     images = """(selector) => [...document.querySelectorAll(selector + ' img')]
@@ -238,7 +221,7 @@ def _render_in_blog_and_chat(browser, url: str) -> dict[str, list[dict]]:
     return found
 
 
-def test_remote_images_in_model_output_are_not_fetched_in_chromium(browser, beacon):
+def test_remote_images_in_model_output_are_not_fetched_in_chromium(browser, beacon):  # noqa: F811 - the imported fixture
     base, hits = beacon
     text = (f"# Report\n\nHere is a chart:\n\n![chart]({base}/beacon.gif?q=SECRET-markdown)\n\n"
             f'<img src="{base}/beacon.gif?q=SECRET-html" alt="x">\n\nThe end.\n')

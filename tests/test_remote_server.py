@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from tests.support.llama_server import INSTALL_HINT, free_port, have_llama_server, llama_server
+from tests.support.llama_server import free_port, llama_server, require_llama_server
 from writing.engines.base import GenerationStats
 from writing.engines.params import make_params
 from writing.engines.remote import (
@@ -35,17 +35,9 @@ N_CTX = 512
 HELLO = [{"role": "user", "content": "Write a short blog post about outlines."}]
 
 
-def _require_server() -> None:
-    if have_llama_server():
-        return
-    if os.environ.get("STUDIO_REQUIRE_LLAMA_SERVER"):
-        pytest.fail(f"llama_cpp.server is not installed: {INSTALL_HINT}")
-    pytest.skip(f"llama_cpp.server is not installed: {INSTALL_HINT}")
-
-
 @pytest.fixture(scope="module")
 def gguf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_server()
+    require_llama_server()
     from tests.support.gguf_tiny import convert
     from writing.tiny import build
 
