@@ -4,6 +4,7 @@ Layers, top to bottom (a module may import its own package and anything listed u
     writing.ui.app        assembles the tabs
     writing.ui.tabs.*     one module a tab; no tab imports another tab
     writing.ui            UI plumbing shared by the tabs (context, sampling, streaming, guard, ...)
+    writing.workspace     the writer's workspace: background document jobs (engines + compose + library)
     writing.library       the data folder: drafts, presets, export      writing.access: auth, rate limit
     writing.compose       composing text: prompts, outlines, long-form, word counts, Markdown
     writing.engines       the Engine contract, params, messages, local and remote engines
@@ -32,9 +33,10 @@ ALLOWED: dict[str, set[str]] = {
     "compose": {"errors", "engines"},
     "library": {"errors", "engines", "compose"},
     "access": {"errors"},
-    "ui": {"errors", "runtime", "engines", "compose", "library", "access"},
-    "ui.tabs": {"errors", "runtime", "engines", "compose", "library", "access", "ui"},
-    "ui.app": {"errors", "runtime", "engines", "compose", "library", "access", "ui", "ui.tabs"},
+    "workspace": {"errors", "engines", "compose", "library"},
+    "ui": {"errors", "runtime", "engines", "compose", "library", "access", "workspace"},
+    "ui.tabs": {"errors", "runtime", "engines", "compose", "library", "access", "workspace", "ui"},
+    "ui.app": {"errors", "runtime", "engines", "compose", "library", "access", "workspace", "ui", "ui.tabs"},
 }
 
 

@@ -68,7 +68,10 @@ def test_a_version_1_database_is_migrated(tmp_path):
         draft = store.get("d1", user="ann")
         assert draft.version == 1 and draft.content == "héllo"
         assert store.usage(user="ann") == len("héllo".encode()) + len(b"{}")
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    migrated = sqlite3.connect(path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    tables = {row[0] for row in migrated.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"drafts", "revisions", "jobs", "stylesheets"} <= tables  # v3: the workspace's tables (#14)
 
 
 def test_an_autosave_forks_instead_of_overwriting_an_edit_made_elsewhere(store):

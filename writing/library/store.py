@@ -40,7 +40,7 @@ from writing.errors import StudioError
 KINDS = ("blog", "code", "chat", "outline", "section", "longform")
 STATUSES = ("streaming", "done", "stopped", "error")
 UNFINISHED = ("streaming", "stopped", "error")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "drafts.sqlite3"
 TITLE_MAX = 200  # characters shown in the library; longer titles are shortened with an ellipsis
 TRASH_RETENTION_S = 30 * 24 * 3600  # deleted drafts stay restorable (Undo) for 30 days, then are purged
@@ -68,6 +68,54 @@ _SCHEMA_V2 = """
 ALTER TABLE drafts ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE drafts ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 UPDATE drafts SET size = length(CAST(content AS BLOB)) + length(CAST(meta AS BLOB));
+"""
+# v3: the writer's workspace (issue #14). One table per concern, each read and written by its own module
+# over this store's connection (DraftStore.transaction / DraftStore.read): the store stays the one owner
+# of the file, its lock and its migrations.
+
+# Earlier texts of a draft, or of one part of it (a long-form section): writing/library/revisions.py.
+_SCHEMA_V3_REVISIONS = """
+CREATE TABLE revisions (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user      TEXT NOT NULL,
+    draft_id  TEXT NOT NULL,             -- the draft (a long-form document, a blog post) it belongs to
+    part      TEXT NOT NULL DEFAULT '',  -- '' = the whole draft, otherwise which part (a section)
+    cause     TEXT NOT NULL,             -- why the text was replaced: regenerate, continue, edit, rewrite, ...
+    content   TEXT NOT NULL,
+    meta      TEXT NOT NULL DEFAULT '{}',
+    created   REAL NOT NULL,
+    size      INTEGER NOT NULL DEFAULT 0 -- UTF-8 bytes, counted in the user's quota
+);
+CREATE INDEX revisions_by_draft ON revisions (user, draft_id, part, created DESC);
+"""
+
+# Background document runs ("Write all sections" as a server-side job): writing/library/jobs.py.
+_SCHEMA_V3_JOBS = """
+CREATE TABLE jobs (
+    id        TEXT PRIMARY KEY,
+    user      TEXT NOT NULL,
+    draft_id  TEXT,                      -- the long-form document draft the job writes into
+    state     TEXT NOT NULL,             -- queued, running, paused, stopped, done, error, interrupted
+    spec      TEXT NOT NULL DEFAULT '{}',-- JSON: brief, sampling params, which sections, options
+    progress  TEXT NOT NULL DEFAULT '{}',-- JSON: outline with texts so far, current section, tokens, seconds
+    error     TEXT NOT NULL DEFAULT '',
+    created   REAL NOT NULL,
+    updated   REAL NOT NULL
+);
+CREATE INDEX jobs_by_user ON jobs (user, updated DESC);
+"""
+
+# Reusable story bibles ("style sheets"), per user: writing/library/stylesheets.py.
+_SCHEMA_V3_STYLESHEETS = """
+CREATE TABLE stylesheets (
+    id        TEXT PRIMARY KEY,
+    user      TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    bible     TEXT NOT NULL DEFAULT '{}',-- JSON: the named fields of a story bible
+    created   REAL NOT NULL,
+    updated   REAL NOT NULL,
+    UNIQUE (user, name)
+);
 """
 
 
@@ -262,7 +310,12 @@ class DraftStore:
                 for statement in _SCHEMA_V2.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            # Future migrations: `if version < 3: ALTER TABLE ...` here, in order.
+            if version < 3:
+                for schema in (_SCHEMA_V3_REVISIONS, _SCHEMA_V3_JOBS, _SCHEMA_V3_STYLESHEETS):
+                    for statement in schema.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+            # Future migrations: `if version < 4: ALTER TABLE ...` here, in order.
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -280,6 +333,14 @@ class DraftStore:
         self.close()
 
     # --- plumbing -------------------------------------------------------------------------------
+
+    def transaction(self) -> Any:
+        """The store's write transaction for the workspace modules' own tables (revisions, jobs, ...)."""
+        return self._transaction()
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read under the store's lock; sqlite/OS errors become StorageError."""
+        return self._read(sql, args)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
