@@ -40,6 +40,9 @@ OUTLINE_POINT_MAX = 1_000  # characters of one key point
 OUTLINE_TEXT_MAX = 400_000  # characters of one written section (its word target is at most 20,000 words)
 
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
+# One HTTP request body, checked before gradio reads it (writing/ui/bodylimit.py): a whole draft, JSON-escaped
+# at worst 6 bytes a character (\u00XX), plus 1 MiB for the rest of the request.
+REQUEST_MAX_BYTES = 6 * DRAFT_MAX_CHARS + (1 << 20)
 DEFAULT_QUOTA_MB = 256  # every user's drafts together (text + metadata, UTF-8, the trash included)
 QUOTA_ENV = "STUDIO_QUOTA_MB"
 

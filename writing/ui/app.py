@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from writing.library.paths import resolve_data_dir
+from writing.ui.bodylimit import with_body_limit
 from writing.ui.context import UIContext
 from writing.ui.guard import sanitize_everything
 from writing.ui.i18n import I18N, t
@@ -73,10 +74,12 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
 
     The app's own folder and the data folder (drafts DB, user presets) are blocked from gradio's file
     routes explicitly, whatever else is allowed: /gradio_api/file=studio.py or =/data/drafts.db is a 403.
+    Request bodies over REQUEST_MAX_BYTES are answered 413 unread (writing/ui/bodylimit.py).
     With `auth`, failed logins are throttled (writing/ui/login.py; `login_throttle=` overrides the limits).
     Remote images in rendered output are blocked (NO_REMOTE_IMAGES) unless `remote_images` (--allow-remote-images).
     """
     options["blocked_paths"] = [*blocked_paths(), *(options.get("blocked_paths") or [])]
+    options = with_body_limit(options)  # a huge body is refused before gradio reads or parses it
     from writing.ui.login import throttle_login  # failed logins throttled per user and address (#13)
 
     options = throttle_login(options, options.pop("login_throttle", None))
