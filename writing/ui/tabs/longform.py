@@ -62,7 +62,7 @@ from writing.ui import downloads
 from writing.ui.autosave import user_of
 from writing.ui.guard import admitted
 from writing.ui.i18n import t
-from writing.ui.longform_draft import DocumentDraft
+from writing.workspace.document import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
 
@@ -158,7 +158,7 @@ class LongformTab:
     def _render(self) -> None:
         with gr.Tab(t("tab_longform"), id="longform") as self.tab:
             self.doc_state = gr.State(None)  # Outline.to_dict(), texts included
-            self.doc_key = gr.State(None)  # the library draft holding the assembled document (ui/longform_draft.py)
+            self.doc_key = gr.State(None)  # the library draft holding the assembled document (workspace/document.py)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2, min_width=340):
                     self._render_brief()
