@@ -448,7 +448,7 @@ class LongformTab:
                 raise gr.Error(str(exc)) from None
         return run
 
-    async def halt(self, job_id: str | None, request: gr.Request) -> None:
+    async def halt(self, request: gr.Request, job_id: str | None = None) -> None:  # gradio injects the request
         self.flags.stop(session_of(request))
         self.stop_job(job_id, request)
         await stop_everything(self.ctx, request)
