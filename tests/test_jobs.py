@@ -59,7 +59,7 @@ class Recording:
     def __init__(self, engine: Any):
         self.engine = engine
         self.calls: list[tuple[str, GenerationStats]] = []
-        self.prompts: list[str] = []  # the system message of each call, in call order
+        self.prompts: list[str] = []  # each call's messages, joined, in call order
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
@@ -67,7 +67,7 @@ class Recording:
     def stream(self, messages, params, cancel=None, *, stats=None):
         stats = stats if stats is not None else GenerationStats()
         self.calls.append((threading.current_thread().name, stats))
-        self.prompts.append(str(messages[0].get("content", "")))
+        self.prompts.append("\n".join(str(m.get("content", "")) for m in messages))
         return self.engine.stream(messages, params, cancel, stats=stats)
 
 
@@ -163,23 +163,62 @@ def test_the_eta_appears_once_a_section_of_this_job_is_measured(runner_for):
 
 
 def test_an_interactive_request_waits_at_most_one_section(tiny_engine, runner_for):
+    """An interactive request that arrives while a job section computes gets the model next: the worker does
+    not even ask for the model (stats.queued_at) until the request has it (stats.started_at)."""
     engine = Recording(tiny_engine)
-    runner = runner_for(engine, max_section_tokens=8)
-    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(6), params=PARAMS)
-    # Submit the interactive request while a job section computes.
-    wait_for(lambda: any(who == "studio-jobs" and s.started_at is not None for who, s in engine.calls),
-             what="the job's first section")
-    submitted = time.perf_counter()
-    mine = GenerationStats()
-    text = "".join(engine.stream([{"role": "user", "content": "a quick chat reply"}],
-                                 SamplingParams(max_new_tokens=4, seed=1), stats=mine))
-    assert mine.started_at is not None and text is not None
+    runner = runner_for(engine, max_section_tokens=12)
+    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(12), params=PARAMS)
+    for _attempt in range(5):
+        # Submit while a job section computes (the newest job call has the model and has not finished).
+        running = wait_for(lambda: (calls := [s for who, s in engine.calls if who == "studio-jobs"])
+                           and calls[-1].started_at is not None and calls[-1].finished_at is None and calls[-1],
+                           what="a job section computing")
+        mine = GenerationStats()
+        submitted = mine.queued_at
+        "".join(engine.stream([{"role": "user", "content": "a quick chat reply"}],
+                              SamplingParams(max_new_tokens=4, seed=1), stats=mine))
+        if running.finished_at is not None and running.finished_at > submitted + 0.05:
+            break  # it really arrived mid-section (not as the section ended): the case under test
+    else:
+        pytest.fail("could not submit a request in the middle of a job section")
     final = finished(runner, job.id)
     assert final.state == "done"
-    job_starts = [s.started_at for who, s in engine.calls if who == "studio-jobs"]
-    # No job section took the model between the request's arrival and its turn; the job went on after it.
-    assert not [t for t in job_starts if submitted < t < mine.started_at]
-    assert [t for t in job_starts if t > mine.started_at]
+    jobs = [s for who, s in engine.calls if who == "studio-jobs"]
+    # The section running at submission finished first; no other job section asked for the model, let alone
+    # got it, before the interactive request had it; and the job went on after it.
+    assert running.started_at < submitted < mine.started_at
+    assert not [s for s in jobs if s is not running and submitted < s.queued_at < mine.started_at]
+    assert not [s for s in jobs if s is not running and submitted < s.started_at < mine.started_at]
+    assert [s for s in jobs if s.started_at > mine.finished_at]
+    assert runner.yielded >= 1
+
+
+def test_interactive_requests_go_before_the_next_section(tiny_engine, runner_for):
+    """While request A computes, a job is ready for its next section and request B arrives: when A ends, B
+    gets the model, and the worker does not even ask for it (stats.queued_at) before B has finished."""
+    engine = Recording(tiny_engine)
+    runner = runner_for(engine, max_section_tokens=4)
+
+    def ask(stats: GenerationStats, tokens: int) -> threading.Thread:
+        thread = threading.Thread(target=lambda: "".join(engine.stream(
+            [{"role": "user", "content": "an interactive request"}], SamplingParams(max_new_tokens=tokens, seed=3),
+            stats=stats)))
+        thread.start()
+        return thread
+
+    a, b = GenerationStats(), GenerationStats()
+    first = ask(a, 40)
+    wait_for(lambda: a.started_at is not None, what="request A to have the model")
+    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(2), params=PARAMS)
+    second = ask(b, 4)
+    wait_for(lambda: engine.waiting >= 1 or b.started_at is not None, what="request B to wait for the model")
+    first.join(120)
+    second.join(120)
+    assert finished(runner, job.id).state == "done"
+    sections = [s for who, s in engine.calls if who == "studio-jobs"]
+    assert len(sections) == 2
+    assert a.finished_at <= b.started_at  # B went right after A
+    assert all(s.queued_at > b.finished_at for s in sections), "the job asked for the model while B waited"
     assert runner.yielded >= 1
 
 
@@ -197,9 +236,11 @@ def test_two_jobs_take_turns_section_by_section(tiny_engine, runner_for):
     assert labels in (["light", "tide"] * 3, ["tide", "light"] * 3), labels
 
 
-def test_pause_keeps_the_partial_section_and_resume_continues_it(runner_for, store):
-    runner = runner_for(max_section_tokens=40)
-    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(3), params=PARAMS)
+def test_pause_keeps_the_partial_section_and_resume_continues_it(tiny_engine, runner_for, store):
+    engine = Recording(tiny_engine)
+    runner = runner_for(engine, max_section_tokens=40)
+    unseeded = PARAMS.model_copy(update={"seed": None})  # unseeded: a rewrite could not repeat the partial text
+    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(3), params=unseeded)
     wait_for(lambda: (s := runner.status(job.id, user="ann")).sections_done == 1 and s.text.strip(),
              what="a partial second section")
     runner.pause(job.id, user="ann")
@@ -219,6 +260,9 @@ def test_pause_keeps_the_partial_section_and_resume_continues_it(runner_for, sto
     assert done.sections[0].text == first  # a finished section is never written again
     assert done.sections[1].text.startswith(partial) and len(done.sections[1].text) > len(partial)  # continued
     assert done.sections[2].text.strip()
+    assert len(engine.calls) == 4  # 3 sections + the continuation of the paused one: nothing written twice
+    assert "Continue this section from exactly where it stops" in engine.prompts[2]  # the paused one, continued
+    assert "Continue this section" not in engine.prompts[1] + engine.prompts[3]
 
 
 def test_stop_ends_the_section_within_a_step_and_keeps_its_text(runner_for, store):
