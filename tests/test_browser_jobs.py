@@ -183,7 +183,7 @@ def test_kill_9_mid_job_then_resume_loses_and_repeats_nothing(tiny_model_dir, tm
         try:
             start_from_library(page, outline.title)
             # Kill once a section is finished AND the next one's partial text is saved.
-            row = wait_for(lambda: (r := _job_row(db)) and r["progress"].get("done") and r["progress"].get("partial")
+            wait_for(lambda: (r := _job_row(db)) and r["progress"].get("done") and r["progress"].get("partial")
                            and r, timeout=240, what="a finished section and a saved partial one")
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)

@@ -183,3 +183,38 @@ def test_live_jobs_are_capped_per_user_over_the_api(studio):
         alice.predict(BRIEF, plan(2), api_name="/job_start")
     for job in jobs:
         alice.predict(job, api_name="/job_stop")
+
+
+def test_the_library_shows_progress_and_opens_the_document_following_its_job(tiny_engine, tmp_path):
+    """Library list: a document written by a job shows its progress; "Open in its tab" sets the tab's job
+    (whose change re-attaches the page: tests/test_browser_jobs.py follows a job in a real page)."""
+    from writing.compose.longform import Brief
+    from writing.engines.params import SamplingParams
+    from writing.ui.app import build_app
+    from writing.ui.context import UIContext
+    from writing.ui.tabs.library import Library
+
+    store = DraftStore(tmp_path / "drafts.db")
+    runner = JobRunner(tiny_engine, store, max_section_tokens=200, save_every_s=0.0)
+    runner.start()
+    try:
+        ctx = UIContext(engine=tiny_engine, store=store, jobs=runner)
+        build_app(ctx)
+        brief = Brief(topic="Lighthouses", total_words=400)
+        job = runner.start_job(user="local", brief=brief, outline=Outline.from_dict(plan(2)),
+                               params=SamplingParams(seed=1))
+        status = wait_for(lambda: (s := runner.status(job.id, user="local")).draft_id and s, what="the draft")
+        rows, _ids, _choices = Library(ctx).listing("", None)
+        [row] = [r for r in rows if r[-1] == status.draft_id]
+        assert "sections" in row[4] and "of 120 words" in row[4]  # the status column: the job's progress
+        opener = ctx.openers.get("longform")
+        values = dict(zip(opener.outputs, opener.load(store.get(status.draft_id, user="local")), strict=True))
+        assert values[opener.outputs[-1]] == job.id  # the tab's job_id: the page follows this job
+        runner.stop(job.id, user="local")
+        wait_for(lambda: runner.status(job.id, user="local").state == "stopped", what="stopped")
+        rows, _ids, _choices = Library(ctx).listing("", None)
+        [row] = [r for r in rows if r[-1] == status.draft_id]
+        assert "Resume from section 1" in row[4]
+    finally:
+        runner.close()
+        store.close()
