@@ -136,6 +136,34 @@ def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser):
     assert draft.meta["doc"] == "k" * 32  # the document opened from the Library, written in place
 
 
+def test_pause_resume_and_stop_buttons_drive_the_job(jobs_server, browser):  # noqa: F811
+    server, store, runner, _engine = jobs_server
+    outline = document(6, "Fog signals")
+    put_in_library(store, outline, "f" * 32)
+    context, page = _open(browser, server.url)
+    try:
+        start_from_library(page, outline.title)
+        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
+                               ".includes('Writing section')", timeout=120_000)
+        page.click("#longform-pause")
+        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('Paused')",
+                               timeout=60_000)
+        [job] = [j for j in runner.jobs.list(user="local") if j.doc == "f" * 32]
+        paused = runner.status(job.id, user="local")
+        assert paused.state == "paused" and f"Resume from section {paused.resume_from}" in meter(page)
+        page.click("#longform-resume")
+        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
+                               ".includes('Writing section')", timeout=60_000)
+        page.click("#longform-stop")
+        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('Stopped')",
+                               timeout=60_000)
+        stopped = runner.status(job.id, user="local")
+        assert stopped.state == "stopped" and not runner.engine.busy
+        assert f"{stopped.words:,} of {stopped.target:,} words" in meter(page)
+    finally:
+        context.close()
+
+
 # ---------------------------------------------------------------- kill -9 and resume
 
 def _start_studio(model: Path, data: Path, log: Path) -> tuple[subprocess.Popen, str]:
