@@ -329,3 +329,20 @@ def test_a_job_is_refused_before_queueing_when_nothing_fits_or_nothing_is_left(r
     with pytest.raises(StudioError, match="budget"):
         runner.start_job(user="ann", brief=BRIEF, outline=huge, params=PARAMS)
     assert runner.jobs.list(user="ann") == []  # nothing was queued
+
+
+def test_a_queued_job_stopped_or_paused_never_gets_a_section(tiny_engine, runner_for):
+    engine = Recording(tiny_engine)
+    runner = runner_for(engine, max_section_tokens=30)
+    first = runner.start_job(user="ann", brief=BRIEF, outline=outline(2), params=PARAMS)
+    wait_for(lambda: engine.calls, what="the first job's section")
+    queued = runner.start_job(user="bob", brief=Brief(topic="Tide pools", total_words=400), outline=outline(2),
+                              params=PARAMS)
+    paused = runner.start_job(user="cy", brief=Brief(topic="Sea caves", total_words=400), outline=outline(2),
+                              params=PARAMS)
+    assert runner.stop(queued.id, user="bob").state == "stopped"
+    assert runner.pause(paused.id, user="cy").state == "paused"
+    assert finished(runner, first.id).state == "done"
+    assert not [p for p in engine.prompts if "Tide pools" in p or "Sea caves" in p]
+    assert runner.status(paused.id, user="cy").resume_from == 1
+    runner.stop(paused.id, user="cy")

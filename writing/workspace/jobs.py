@@ -455,20 +455,23 @@ class JobRunner:
 
     def _halt(self, job_id: Any, user: str, request: str) -> JobStatus:
         job = self.jobs.get(job_id, user=user)
+        target = "paused" if request == "pause" else "stopped"
         with self._lock:
             live = self._live.get(job.id)
             if live is not None and live.state == "running":
                 live.request = request
                 live.cancel.set()  # the section ends within a decode step; the worker saves it and ends the job
-                waiting_for_worker = True
+                action = "worker"
+            elif live is not None and live.state == target:
+                action = "none"
+            elif live is not None:  # queued or paused: nothing computes. Set now, so the worker starts nothing.
+                live.state = target
+                action = "end"
             else:
-                waiting_for_worker = False
-        if waiting_for_worker:
-            return self.status(job.id, user=user)
-        if live is not None:  # queued or paused: nothing is computing
-            if request == "pause" and live.state == "paused":
-                return self.status(job.id, user=user)
-            self._end(live, "paused" if request == "pause" else "stopped")
+                action = "stored"
+        if action == "end":
+            self._end(live, target)
+        if action != "stored":
             return self.status(job.id, user=user)
         if request == "stop" and job.state in ("paused", "interrupted", "error"):
             self.jobs.update(job.id, user=user, state="stopped")
