@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("--quota-mb", type=float, default=os.environ.get(QUOTA_ENV) or DEFAULT_QUOTA_MB, metavar="MB",
                         help=f"storage quota of each user's drafts in MB (default {DEFAULT_QUOTA_MB}; 0 = none; "
                              f"env {QUOTA_ENV})")
+    parser.add_argument("--max-section-tokens", type=int, default=None, metavar="N",
+                        help="cap the new tokens of every section a background long-form job writes (default: sized "
+                             "from each section's word target; small values make quick drafts and fast tests)")
     access.add_argument("--allow-remote-images", action="store_true",
                         default=os.environ.get("STUDIO_ALLOW_REMOTE_IMAGES", "") not in ("", "0"),
                         help="let rendered model output load images from other servers (default: blocked, so "
@@ -120,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_limit < 0 or args.rate_window <= 0:
         print("error: --rate-limit must be >= 0 and --rate-window > 0", file=sys.stderr)
         return 2
+    if args.max_section_tokens is not None and args.max_section_tokens < 1:
+        print("error: --max-section-tokens must be at least 1", file=sys.stderr)
+        return 2
     if args.quota_mb != args.quota_mb or args.quota_mb < 0:
         print("error: --quota-mb must be >= 0 (0 = no quota)", file=sys.stderr)
         return 2
@@ -145,13 +151,33 @@ def main(argv: list[str] | None = None) -> int:
     from writing.access.ratelimit import RateLimiter
 
     limiter = RateLimiter(limit=args.rate_limit, window_s=args.rate_window) if args.rate_limit else None
+    jobs = start_jobs(engine, store, max_section_tokens=args.max_section_tokens)
     app = build_app(UIContext(engine=engine, store=store, store_problem=store_problem, limiter=limiter,
-                              banner=banner))
+                              banner=banner, jobs=jobs))
     print(f"[studio] serving on http://{args.host}:{args.port}"
           + (f" (login: {len(credentials.users)} user(s))" if credentials else ""), flush=True)
-    launch(app, host=args.host, port=args.port, auth=credentials if credentials else None, share=args.share,
-           remote_images=args.allow_remote_images)
+    try:
+        launch(app, host=args.host, port=args.port, auth=credentials if credentials else None, share=args.share,
+               remote_images=args.allow_remote_images)
+    finally:
+        if jobs is not None:
+            jobs.close()  # the section being written stops; its job is left interrupted, resumable
     return 0
+
+
+def start_jobs(engine, store, *, max_section_tokens: int | None):
+    """The background long-form jobs (they live in the drafts database: none without one). Jobs a killed
+    studio left running become `interrupted`, offered for resuming."""
+    if store is None:
+        return None
+    from writing.workspace.jobs import JobRunner
+
+    runner = JobRunner(engine, store, max_section_tokens=max_section_tokens)
+    interrupted = runner.start()
+    if interrupted:
+        print(f"[studio] {interrupted} background document job(s) were interrupted: resume them from the "
+              f"Long-form tab or the Library", flush=True)
+    return runner
 
 
 def make_engine(args: argparse.Namespace):

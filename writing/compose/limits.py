@@ -39,6 +39,12 @@ OUTLINE_TITLE_MAX = 300  # characters of a document or section title
 OUTLINE_POINT_MAX = 1_000  # characters of one key point
 OUTLINE_TEXT_MAX = 400_000  # characters of one written section (its word target is at most 20,000 words)
 
+# Background document jobs (writing/workspace/jobs.py): a user's queued, running or paused jobs at once (each one
+# is a whole document for the one model: more would only wait), and how many ended jobs are kept (each row holds
+# a copy of its outline; the document itself is a draft and stays).
+JOBS_LIVE_PER_USER = 2
+JOBS_KEPT_PER_USER = 20
+
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
 # One HTTP request body, checked before gradio reads it (writing/ui/bodylimit.py): a whole draft, JSON-escaped
 # at worst 6 bytes a character (\u00XX), plus 1 MiB for the rest of the request.

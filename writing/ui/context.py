@@ -31,6 +31,7 @@ class UIContext:
     last_stats: GenerationStats | None = None  # the last finished run, for the status line
     store_problem: str = ""  # why `store` is None (e.g. read-only data folder), shown in the Library tab
     limiter: Any = None  # access.ratelimit.RateLimiter | None: per-user requests per window (ui/guard.py)
+    jobs: Any = None  # writing.workspace.jobs.JobRunner | None: background document jobs (needs `store`)
     banner: str = ""  # a warning shown above the tabs, e.g. a public share link without a login
     # Set by build_app for the app being built: the tab strip, and how each draft kind reopens in its tab.
     tabs: gr.Tabs | None = None

@@ -28,7 +28,7 @@ from writing.errors import StudioError
 from writing.library.export import export_docx, export_markdown
 from writing.library.paths import is_ephemeral
 from writing.library.store import TRASH_RETENTION_S, ConflictError, Draft, DraftStore, DraftSummary
-from writing.ui import downloads
+from writing.ui import downloads, job_view
 from writing.ui.autosave import user_of
 from writing.ui.i18n import t
 
@@ -87,7 +87,8 @@ class Library:
         user = user_of(self.ctx, request)
         self.purge_expired(user)
         drafts = self.store.list(user=user, query=query or None)
-        table = [[when(d.updated), d.kind, d.title, d.words, d.status, d.id] for d in drafts]
+        jobs = job_view.library_progress(self.ctx, user)  # a document written in the background: its progress
+        table = [[when(d.updated), d.kind, d.title, d.words, jobs.get(d.id, d.status), d.id] for d in drafts]
         return table, [d.id for d in drafts], [(label(d), d.id) for d in drafts]
 
     def purge_expired(self, user: str, *, force: bool = False) -> int:

@@ -58,13 +58,13 @@ from writing.compose.outline import (
 from writing.engines.base import GenerationStats
 from writing.engines.params import SamplingParams
 from writing.errors import StudioError
-from writing.ui import downloads
+from writing.ui import downloads, job_view
 from writing.ui.autosave import user_of
 from writing.ui.guard import admitted
 from writing.ui.i18n import t
-from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
+from writing.workspace.document import DocumentDraft
 
 if TYPE_CHECKING:
     from writing.library.store import Draft
@@ -147,6 +147,7 @@ class LongformTab:
     def __init__(self, ctx: UIContext):
         self.ctx = ctx
         self.flags = _StopFlags()
+        self.following = job_view.Following()  # the background job each page follows (ui/job_view.py)
 
     def build(self) -> None:
         self._render()
@@ -158,7 +159,7 @@ class LongformTab:
     def _render(self) -> None:
         with gr.Tab(t("tab_longform"), id="longform") as self.tab:
             self.doc_state = gr.State(None)  # Outline.to_dict(), texts included
-            self.doc_key = gr.State(None)  # the library draft holding the assembled document (ui/longform_draft.py)
+            self.doc_key = gr.State(None)  # the library draft holding the assembled document (workspace/document.py)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2, min_width=340):
                     self._render_brief()
@@ -206,6 +207,10 @@ class LongformTab:
         with gr.Row():
             self.expand_all = gr.Button(t("lf_expand"), variant="primary", elem_id="longform-expand")
             self.rewrite = gr.Checkbox(False, label=t("lf_rewrite"))
+        with gr.Row(visible=job_view.runner_of(self.ctx) is not None):  # background jobs need the drafts database
+            self.pause = gr.Button(t("lf_pause"), size="sm", elem_id="longform-pause")
+            self.resume = gr.Button(t("lf_resume"), size="sm", elem_id="longform-resume")
+        self.job_id = gr.State(None)  # the background job this page shows (ui/job_view.py)
         with gr.Row():
             self.regenerate = gr.Button(t("lf_regenerate"), size="sm", elem_id="longform-regenerate")
             self.extend = gr.Button(t("lf_continue"), size="sm", elem_id="longform-continue")
@@ -232,12 +237,15 @@ class LongformTab:
         # and the handler still yields its last state (finished sections + the partial one, the download).
         self.plan.click(self.make_outline, [*self.brief_inputs, self.doc_state, *sampling],
                         [self.raw, self.note, *self.view_outputs], **generating)
-        self.expand_all.click(self.write_all, [self.doc_state, self.doc_key, self.rewrite, *self.brief_inputs,
-                                               *sampling], write_outputs, **generating)
+        if job_view.runner_of(self.ctx) is None:  # no drafts database: written in the page, as before
+            self.expand_all.click(self.write_all, [self.doc_state, self.doc_key, self.rewrite, *self.brief_inputs,
+                                                   *sampling], write_outputs, **generating)
+        else:
+            self._setup_job_events(write_outputs, sampling, private)
         for button, mode in ((self.regenerate, "write"), (self.extend, "continue")):
             button.click(self.write_one(mode), [self.doc_state, self.doc_key, self.number, *self.brief_inputs,
                                                 *sampling], write_outputs, **generating)
-        self.stop.click(self.halt, None, None, queue=False, **private)
+        self.stop.click(self.halt, self.job_id, None, queue=False, **private)
         self.parse.click(self.reparse, [self.raw, *self.brief_inputs, self.doc_state],
                          [self.note, *self.view_outputs], queue=False, **private)
         self.table.input(self.table_edited, [self.table, self.doc_state, *self.brief_inputs], self.view_outputs,
@@ -440,14 +448,113 @@ class LongformTab:
                 raise gr.Error(str(exc)) from None
         return run
 
-    async def halt(self, request: gr.Request) -> None:
+    async def halt(self, request: gr.Request, job_id: str | None = None) -> None:  # gradio injects the request
         self.flags.stop(session_of(request))
+        self.stop_job(job_id, request)
         await stop_everything(self.ctx, request)
+
+    # -- background jobs (writing/workspace/jobs.py; the page side in ui/job_view.py) -------------------------
+    def _setup_job_events(self, write_outputs: list[Any], sampling: list[Any], private: dict[str, Any]) -> None:
+        """Write all = a job; whatever sets `job_id` (starting one, page load, the Library's Open) follows it."""
+        following = {"concurrency_id": job_view.FOLLOW_QUEUE, "concurrency_limit": None, "show_progress": "hidden",
+                     **private}
+        self.expand_all.click(self.start_job, [self.doc_state, self.doc_key, self.rewrite, *self.brief_inputs,
+                                               *sampling], [self.job_id, self.note], **private)
+        self.job_id.change(self.follow_job, self.job_id, write_outputs, trigger_mode="multiple", **following)
+        self.pause.click(self.pause_job, self.job_id, self.note, queue=False, **private)
+        self.resume.click(self.resume_job, self.job_id, self.note, **private).success(
+            self.follow_job, self.job_id, write_outputs, trigger_mode="multiple", **following)
+        gr.on(None, self.reattach, None, [self.job_id, self.note, *self.brief_inputs], **private)
+
+    def start_job(self, doc: Any, key: str | None, redo: bool, topic: str, audience: str, style: str, language: str,
+                  total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
+                  repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
+                  request: gr.Request) -> tuple[Any, ...]:
+        admitted(self.ctx, request)  # the rate limit first, then the sizes, then the job cap and the prompt budget
+        brief = _brief(topic, audience, style, language, total_words, sections)
+        outline = _outline(doc)
+        params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
+                              max_new_tokens, seed))
+        runner = job_view.runner_of(self.ctx)
+        try:
+            status = runner.start_job(user=user_of(self.ctx, request), brief=brief, outline=outline, params=params,
+                                      rewrite=bool(redo), doc=key)
+        except StudioError as exc:
+            raise gr.Error(str(exc)) from None
+        return status.id, (f"Writing {status.sections_total} section(s) in the background: you can close this page "
+                           f"and open the document again later (the Library, or this tab).")
+
+    def follow_job(self, job_id: str | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Show a job's progress as the runner writes it (no generation here: a closed page stops nothing)."""
+        keep = gr.update()
+        for status in job_view.follow(self.ctx, self.following, job_id or "", request):
+            outline = Outline.from_dict(status.outline)
+            line = job_view.progress_line(status)
+            if status.state in ("queued", "running"):
+                has_text = any(s.text.strip() for s in outline.sections)
+                yield (keep, outline.to_dict(), keep, report(outline).rows(),
+                       assemble(outline) if has_text else EMPTY_DOC, keep, status.doc, line)
+            else:
+                yield (*self.views(outline, None), status.doc, line)
+
+    def pause_job(self, job_id: str | None, request: gr.Request) -> str:
+        runner = job_view.runner_of(self.ctx)
+        if runner is None or not job_id:
+            return "No background job to pause: press Write all first."
+        try:
+            runner.pause(job_id, user=user_of(self.ctx, request))
+        except StudioError as exc:
+            return f"⚠️ {exc}"
+        return "Pausing: the section being written stops within a step and is kept. Resume goes on from there."
+
+    def resume_job(self, job_id: str | None, request: gr.Request) -> str:
+        admitted(self.ctx, request)
+        runner = job_view.runner_of(self.ctx)
+        if runner is None or not job_id:
+            raise gr.Error("No background job to resume here: open the document from the Library, or press "
+                           "Write all.")
+        try:
+            status = runner.resume(job_id, user=user_of(self.ctx, request))
+        except StudioError as exc:
+            raise gr.Error(str(exc)) from None
+        return f"Resumed from section {status.resume_from or status.current or status.sections_done + 1}."
+
+    def stop_job(self, job_id: str | None, request: gr.Request) -> None:
+        runner = job_view.runner_of(self.ctx)
+        if runner is not None and job_id:
+            try:
+                runner.stop(job_id, user=user_of(self.ctx, request))
+            except StudioError:
+                pass  # already ended: Stop also stops this page's other runs below
+
+    def reattach(self, request: gr.Request) -> tuple[Any, ...]:
+        """Page load: the user's live job (followed again), else their newest resumable one (offered)."""
+        unchanged = (gr.update(),) * (2 + len(self.brief_inputs))
+        runner = job_view.runner_of(self.ctx)
+        if runner is None:
+            return unchanged
+        user = user_of(self.ctx, request)
+        try:
+            status = runner.latest(user=user)
+            spec = runner.jobs.get(status.id, user=user).spec if status is not None else {}
+            brief = brief_from_dict(spec.get("brief")) if status is not None else None
+        except StudioError:
+            return unchanged
+        if status is None or brief is None:
+            return unchanged
+        fields = [brief.topic, brief.audience, brief.style, brief.language, brief.total_words, brief.sections]
+        if brief.language not in {value for _label, value in LANGUAGES}:
+            fields[3] = gr.update()
+        note = (f"Your document “{status.title}” is being written in the background: shown here as it goes."
+                if status.live else f"Your document “{status.title}” was {status.state} after "
+                f"{status.sections_done} of {status.sections_total} sections: press Resume to go on from section "
+                f"{status.resume_from}.")
+        return (status.id, note, *fields)
 
     # -- the Library's "Open in its tab" ---------------------------------------------------------------------
     def _register_openers(self) -> None:
         self.open_outputs = [self.raw, self.note, *self.view_outputs, self.doc_key, self.progress,
-                             self.section_text, self.number, self.by_hand, *self.brief_inputs]
+                             self.section_text, self.number, self.by_hand, *self.brief_inputs, self.job_id]
         for kind, load in (("outline", self.open_outline), ("section", self.open_section),
                            ("longform", self.open_document)):
             self.ctx.openers.register(kind, tab_id="longform", outputs=self.open_outputs, load=load)
@@ -493,8 +600,19 @@ class LongformTab:
         if assemble(edited or outline) != saved.content:  # edited in the Library beyond the section texts
             shown[self.document] = saved.content
         key = saved.meta.get("doc") if isinstance(saved.meta.get("doc"), str) else None
+        job = self.job_of(saved.user, key)  # its background job, followed again (ui/job_view.py)
         return self.filled({**shown, self.doc_key: key, **fields, self.note: f"Opened “{saved.title}”: writing "
-                            f"sections updates this document's draft."})
+                            f"sections updates this document's draft.", self.job_id: job or gr.update()})
+
+    def job_of(self, user: str, key: str | None) -> str | None:
+        runner = job_view.runner_of(self.ctx)
+        if runner is None or not key:
+            return None
+        try:
+            status = runner.latest(user=user, doc=key)
+        except StudioError:
+            return None
+        return status.id if status is not None else None
 
     def open_section(self, saved: Draft) -> tuple[Any, ...]:
         """A section draft: its text in "Edit section # by hand", ready to Save into the outline."""
@@ -511,6 +629,7 @@ class LongformTab:
         with self.tab:  # inside the Tab: gr.Tabs accepts only Tab children
             gr.api(self.api_outline, api_name="outline", concurrency_id=MODEL_QUEUE)
             gr.api(self.api_expand_section, api_name="expand_section", concurrency_id=MODEL_QUEUE)
+            job_view.JobApi(self.ctx, self.api_params).register()
 
     def api_params(self, preset: str, request: gr.Request | None = None) -> SamplingParams:
         user = self.ctx.user_of(request)  # a user's own presets are theirs alone
