@@ -39,6 +39,19 @@ OUTLINE_TITLE_MAX = 300  # characters of a document or section title
 OUTLINE_POINT_MAX = 1_000  # characters of one key point
 OUTLINE_TEXT_MAX = 400_000  # characters of one written section (its word target is at most 20,000 words)
 
+# Comparing two versions (writing/compose/diff.py): each side at most DIFF_MAX_CHARS (a long-form section is at
+# most OUTLINE_TEXT_MAX; a blog post is far shorter). Words are aligned inside a changed stretch of paragraphs
+# only when both sides have at most DIFF_HUNK_TOKENS tokens and the comparison's DIFF_WORK is not spent (difflib
+# is quadratic in the worst case: repeated words); otherwise a stretch is shown as replaced whole, so a
+# comparison stays near-linear in the texts' length.
+DIFF_MAX_CHARS = 500_000
+DIFF_HUNK_TOKENS = 2_000
+DIFF_WORK = 1_000_000  # pairs of equal words difflib may align in one comparison, all stretches together
+# Rewriting a selected passage in place (writing/compose/rewrite.py): the passage, and how much of the text
+# around it the prompt quotes on each side for context.
+REWRITE_MAX_CHARS = 8_000
+REWRITE_CONTEXT_CHARS = 1_500
+
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
 # One HTTP request body, checked before gradio reads it (writing/ui/bodylimit.py): a whole draft, JSON-escaped
 # at worst 6 bytes a character (\u00XX), plus 1 MiB for the rest of the request.
