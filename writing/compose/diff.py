@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from collections import Counter
 from difflib import SequenceMatcher
 
 from writing.compose.limits import DIFF_HUNK_TOKENS, DIFF_MAX_CHARS, DIFF_WORK, check_chars
