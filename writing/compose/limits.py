@@ -52,6 +52,11 @@ DIFF_WORK = 1_000_000  # pairs of equal words difflib may align in one compariso
 REWRITE_MAX_CHARS = 8_000
 REWRITE_CONTEXT_CHARS = 1_500
 
+# Earlier texts kept per draft part (a blog post, one long-form section), the newest; they count in the quota.
+REVISIONS_KEEP_DEFAULT = 50
+REVISIONS_KEEP_ENV = "STUDIO_REVISIONS_KEEP"
+REVISIONS_KEEP_MAX = 10_000
+
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
 # One HTTP request body, checked before gradio reads it (writing/ui/bodylimit.py): a whole draft, JSON-escaped
 # at worst 6 bytes a character (\u00XX), plus 1 MiB for the rest of the request.

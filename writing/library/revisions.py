@@ -22,14 +22,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from writing.compose.limits import REVISIONS_KEEP_DEFAULT, REVISIONS_KEEP_ENV, REVISIONS_KEEP_MAX
 from writing.compose.outline import Outline
 from writing.compose.wordcount import count_words
 from writing.errors import StudioError
 from writing.library.store import DraftNotFoundError, DraftStore, StorageError, check_content
 
-DEFAULT_KEEP = 50  # revisions kept per draft part (a blog post, one long-form section), the newest
-KEEP_ENV = "STUDIO_REVISIONS_KEEP"
-KEEP_MAX = 10_000
+DEFAULT_KEEP = REVISIONS_KEEP_DEFAULT  # revisions kept per draft part (a blog post, one long-form section)
+KEEP_ENV = REVISIONS_KEEP_ENV
+KEEP_MAX = REVISIONS_KEEP_MAX
 CAUSES = ("regenerate", "continue", "revise", "edit", "rewrite", "restore", "merge", "write")
 PART_MAX = 400  # characters of a part key (a section title is at most 300)
 
