@@ -77,4 +77,4 @@ class BlogWorkspace:
             return present(text)
 
         self.panel.wire(locate=locate, locate_inputs=[post, draft_state], apply=apply, apply_inputs=[post],
-                        apply_outputs=list(present_outputs))
+                        apply_outputs=list(present_outputs), refresh_on=[post])

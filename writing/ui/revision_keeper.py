@@ -58,6 +58,7 @@ class Keeper:
         self.cause = cause
         self.follow = follow
         self.kept = False
+        self.doc_key: str | None = None  # a long-form document's key, when the caller needs it at the run's end
 
     def on_draft(self, draft_id: str | None) -> None:
         self.new = draft_id

@@ -78,13 +78,17 @@ class RevisionsPanel:
             self.merge_button = gr.Button(t("rev_merge"), size="sm", elem_id=f"{p}-rev-apply-merge")
 
     def wire(self, *, locate: Callable[..., Located | None], locate_inputs: Sequence[Any],
-             apply: Callable[..., tuple[Any, ...]], apply_inputs: Sequence[Any], apply_outputs: Sequence[Any]) -> None:
+             apply: Callable[..., tuple[Any, ...]], apply_inputs: Sequence[Any], apply_outputs: Sequence[Any],
+             refresh_on: Sequence[Any] = ()) -> None:
+        """`refresh_on`: components whose change re-lists the revisions (the Blog's post, the section #)."""
         self.locate, self.apply = locate, apply
         n_locate = len(locate_inputs)
         private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
         listing = [self.older, self.newer, self.note]
         self.refresh_button.click(self.refresh, list(locate_inputs), listing, **private)
         self.accordion.expand(self.refresh, list(locate_inputs), listing, **private)
+        for component in refresh_on:
+            component.change(self.refresh, list(locate_inputs), listing, **private)
         self.compare_button.click(self.compare, [self.older, self.newer, self.view, *locate_inputs],
                                   [self.diff, self.choices, self.docx, self.note], **private)
         self.view.change(self.compare, [self.older, self.newer, self.view, *locate_inputs],
@@ -115,6 +119,8 @@ class RevisionsPanel:
     def refresh(self, *values: Any, request: gr.Request) -> tuple[Any, ...]:
         """The revision list of what the tab shows now; the newest revision against the current text."""
         admitted(self.ctx, request)
+        if revisions_of(self.ctx) is None:
+            return gr.update(), gr.update(), "Revisions are kept in the drafts library, which is not available."
         found = self._found(request, values)
         if found is None:
             return (gr.update(choices=[], value=None), gr.update(choices=[(CURRENT_LABEL, CURRENT)], value=CURRENT),
