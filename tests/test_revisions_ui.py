@@ -76,7 +76,7 @@ def test_blog_runs_edits_and_rewrites_keep_the_replaced_text(studio):
     assert text1.strip() and post1
     assert history(ctx, post1) == []  # a new post has no history
 
-    regenerated = last(fn(app, "regenerate_post")(text1, post1, *BLOG_BRIEF, *SAMPLING[:-1], 11, request=request))
+    regenerated = last(fn(app, "regenerate_post")(request, text1, post1, *BLOG_BRIEF, *SAMPLING[:-1], 11))
     text2, post2 = regenerated[0], regenerated[6]
     assert post2 != post1 and ctx.store.get(post2, user="local").content == text2
     assert history(ctx, post2) == [("regenerate", text1)]
@@ -114,10 +114,10 @@ def test_blog_runs_edits_and_rewrites_keep_the_replaced_text(studio):
 
     # compare, restore, merge through the panel
     panel = owned(app, RevisionsPanel, "blog")
-    older, newer, note = panel.refresh(post5, final, request=request)
+    older, newer, note = panel.refresh(request, post5, final)
     ids = [value for _label, value in older["choices"]]
     assert len(ids) == 6 and ids[-1] == CURRENT and older["value"] == ids[0]
-    html, choices, download, note = panel.compare(ids[0], CURRENT, "side", post5, final, request=request)
+    html, choices, download, note = panel.compare(request, ids[0], CURRENT, "side", post5, final)
     assert "<ins>" in html and "<del>" in html and len(choices["choices"]) >= 1 and download["interactive"]
     restored = panel.restore(ids[0], [post5, final], [post5], request)
     assert restored[0] == edited and restored[2] == edited and "Restored" in restored[-1]
@@ -136,12 +136,12 @@ def test_another_user_sees_no_revision(studio):
     post = ctx.store.create(user="ana", kind="blog", title="Post", content="ana's second text", status="done")
     kept = Revisions(ctx.store).record(user="ana", draft_id=post, content="ana's first text", cause="edit")
     panel = owned(app, RevisionsPanel, "blog")
-    older, _newer, _note = panel.refresh(post, "ana's second text", request=ana)
+    older, _newer, _note = panel.refresh(ana, post, "ana's second text")
     assert str(kept) in [value for _label, value in older["choices"]]
-    older, _newer, _note = panel.refresh(post, "bob's text", request=bob)
+    older, _newer, _note = panel.refresh(bob, post, "bob's text")
     assert [value for _label, value in older["choices"]] == [CURRENT]
     with pytest.raises(gr.Error, match="no revision"):
-        panel.compare(str(kept), CURRENT, "inline", post, "bob's text", request=bob)
+        panel.compare(bob, str(kept), CURRENT, "inline", post, "bob's text")
     with pytest.raises(gr.Error, match="no revision"):
         panel.restore(str(kept), [post, "bob's text"], [post], bob)
     assert ctx.store.get(post, user="ana").content == "ana's second text"
@@ -183,7 +183,7 @@ def test_long_form_section_history(studio):
 
     # restore the hand edit through the panel: outline, document and text box all get it back
     panel = owned(app, RevisionsPanel, "longform")
-    older, _newer, _note = panel.refresh(key, 2, doc, request=request)
+    older, _newer, _note = panel.refresh(request, key, 2, doc)
     assert older["value"] is not None
     out = panel.restore(older["value"], [key, 2, doc], [2, doc, key, *LF_BRIEF], request)
     assert out[-2] == body  # the section text box

@@ -14,6 +14,7 @@ from writing.compose.rewrite import (
     fit,
     from_utf16,
     instruction_text,
+    max_new_tokens,
     rewrite_messages,
     splice,
 )
@@ -88,6 +89,11 @@ def test_prompt_quotes_the_passage_and_bounded_context():
     assert "需要改写的段落" in user["content"] and "（这段文字位于结尾）" not in user["content"]
     _, user = rewrite_messages("灯塔很高。", 0, 5, "改写得更简短。")
     assert "（这段文字位于开头）" in user["content"] and "（这段文字位于结尾）" in user["content"]
+
+
+def test_a_rewrite_asks_for_no_more_tokens_than_the_passage_can_need():
+    assert max_new_tokens("short", 4096) == 2 * 5 + 64
+    assert max_new_tokens("x" * 5000, 512) == 512
 
 
 def test_fit_keeps_the_selections_outer_whitespace():

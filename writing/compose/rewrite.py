@@ -93,6 +93,12 @@ def rewrite_messages(text: str, start: int, end: int, instruction: str) -> list[
     return render("rewrite", before=before, passage=text[start:end], after=after, instruction=instruction)
 
 
+def max_new_tokens(passage: str, asked: int) -> int:
+    """The run's token limit: the writer's, but no more than a rewrite of this passage can need (expanding
+    doubles it; no tokenizer spends more than one token per character on real text)."""
+    return max(1, min(int(asked), 2 * len(passage) + 64))
+
+
 def fit(reply: str, passage: str) -> str:
     """The model's reply as it goes into the span: its own outer whitespace and an echoed <passage> tag
     dropped, the selected passage's outer whitespace kept (a selection ending in a space or a line break

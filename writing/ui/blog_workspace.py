@@ -34,7 +34,7 @@ class BlogWorkspace:
         self.panel = RevisionsPanel(ctx, prefix="blog")
 
     def render(self) -> None:
-        with gr.Accordion(t("blog_edit"), open=False, elem_id="blog-edit"):
+        with gr.Accordion(t("blog_edit"), open=False, elem_id="blog-edit") as self.accordion:
             self.box = gr.Textbox(label=t("blog_edit_text"), lines=12, max_lines=40, elem_id="blog-edit-text")
             self.editor.render()
             self.save = gr.Button(t("blog_save_edit"), size="sm", elem_id="blog-save-edit")
@@ -44,8 +44,10 @@ class BlogWorkspace:
              present_outputs: Sequence[Any], sampling: Sequence[Any], title: Callable[[str], str]) -> None:
         ctx = self.ctx
         private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
-        # The editor shows the post as each run leaves it (and as the Library reopens it).
+        # The editor shows the post as each run leaves it, and as it is when the editor is opened (a closed
+        # accordion's box is not on the page yet, so the State's change alone does not reach it).
         draft_state.change(lambda text: text or "", draft_state, self.box, **private)
+        self.accordion.expand(lambda text: text or "", draft_state, self.box, **private)
 
         def save_edit(text: str, post_id: Any, request: gr.Request) -> tuple[Any, ...]:
             if not isinstance(text, str) or not text.strip():

@@ -25,6 +25,7 @@ from writing.compose.rewrite import (
     fit,
     from_utf16,
     instruction_text,
+    max_new_tokens,
     rewrite_messages,
     splice,
 )
@@ -84,8 +85,9 @@ class PassageEditor:
         n_context = len(context_inputs)
         box.select(selection, [box], [self.span, self.note], queue=False, api_visibility="private")
 
-        def rewrite(text: str, span: Any, choice: str, own: str, *values: Any,
-                    request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        # The request first: gradio puts it at its parameter's place, before the inputs that *values takes.
+        def rewrite(request: gr.Request, text: str, span: Any, choice: str, own: str,
+                    *values: Any) -> Iterator[tuple[Any, ...]]:
             yield from self.rewrite(text, span, choice, own, values[:n_context], values[n_context:], request)
 
         box_outputs = [box, self.span, self.note, *outputs]
@@ -105,6 +107,7 @@ class PassageEditor:
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
         params = params_from(tuple(sampling_values))
+        params = params.merged(max_new_tokens=max_new_tokens(passage, params.max_new_tokens))
         keeper = self.begin(request, text, *context_values)
         before, after = text[:start], text[end:]
         keep = [gr.update()] * self.n_outputs

@@ -94,17 +94,22 @@ class RevisionsPanel:
         self.view.change(self.compare, [self.older, self.newer, self.view, *locate_inputs],
                          [self.diff, self.choices, self.docx, self.note], **private)
 
-        def restore(older: Any, *values: Any, request: gr.Request) -> tuple[Any, ...]:
+        # The request first: gradio puts it at its parameter's place, before the inputs that *values takes.
+        def restore(request: gr.Request, older: Any, *values: Any) -> tuple[Any, ...]:
             return self.restore(older, values[:n_locate], values[n_locate:], request)
 
-        def merged(older: Any, newer: Any, chosen: Any, *values: Any, request: gr.Request) -> tuple[Any, ...]:
+        def merged(request: gr.Request, older: Any, newer: Any, chosen: Any, *values: Any) -> tuple[Any, ...]:
             return self.merge(older, newer, chosen, values[:n_locate], values[n_locate:], request)
 
         outputs = [*apply_outputs, self.note]
+
+        def relist(request: gr.Request, *values: Any) -> tuple[Any, ...]:
+            return self.refresh(request, *values)[:2]  # the lists only: the note keeps saying what was done
+
         self.restore_button.click(restore, [self.older, *locate_inputs, *apply_inputs], outputs, **private) \
-            .success(self.refresh, list(locate_inputs), listing, **private)
+            .success(relist, list(locate_inputs), listing[:2], **private)
         self.merge_button.click(merged, [self.older, self.newer, self.choices, *locate_inputs, *apply_inputs],
-                                outputs, **private).success(self.refresh, list(locate_inputs), listing, **private)
+                                outputs, **private).success(relist, list(locate_inputs), listing[:2], **private)
 
     # -- handlers ------------------------------------------------------------------------------------------------
     def _found(self, request: gr.Request | None, values: Sequence[Any]) -> Located | None:
@@ -116,7 +121,7 @@ class RevisionsPanel:
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
 
-    def refresh(self, *values: Any, request: gr.Request) -> tuple[Any, ...]:
+    def refresh(self, request: gr.Request, *values: Any) -> tuple[Any, ...]:
         """The revision list of what the tab shows now; the newest revision against the current text."""
         admitted(self.ctx, request)
         if revisions_of(self.ctx) is None:
@@ -151,7 +156,7 @@ class RevisionsPanel:
             raise gr.Error(f"no revision {choice!r} of “{found.title}”: press Refresh.")
         return revision.content, describe(revision)
 
-    def compare(self, older: Any, newer: Any, view: Any, *values: Any, request: gr.Request) -> tuple[Any, ...]:
+    def compare(self, request: gr.Request, older: Any, newer: Any, view: Any, *values: Any) -> tuple[Any, ...]:
         admitted(self.ctx, request)
         found = self._found(request, values)
         if found is None:

@@ -136,7 +136,8 @@ def build_blog_tab(ctx: UIContext) -> None:
         yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[], meta=brief,
                         keeper=run_keeper(ctx, request, post, current, cause))
 
-    def regenerate_post(current: str, post: str | None, *values: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def regenerate_post(request: gr.Request, current: str, post: str | None, *values: Any
+                        ) -> Iterator[tuple[Any, ...]]:  # request first: gradio inserts it at its place
         yield from write(*values, request=request, current=current, post=post, cause="regenerate")
 
     def extend_draft(current: str, revisions: list[str], post: str | None, temperature: float, top_p: float, top_k: int,
