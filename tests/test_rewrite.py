@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from writing.compose.limits import REWRITE_CONTEXT_CHARS, REWRITE_MAX_CHARS
+from writing.compose.limits import REWRITE_CONTEXT_CHARS, REWRITE_MAX_CHARS, REWRITE_TEXT_MAX
 from writing.compose.rewrite import (
     SelectionError,
     check_span,
@@ -60,8 +60,10 @@ def test_span_checks():
     with pytest.raises(SelectionError, match="whole number"):
         check_span(TEXT, "0", 4)
     long = "x" * (REWRITE_MAX_CHARS + 10)
-    with pytest.raises(SelectionError, match="at most"):
+    with pytest.raises(SelectionError, match="a rewrite takes at most"):
         check_span(long, 0, REWRITE_MAX_CHARS + 1)
+    with pytest.raises(SelectionError, match="a text of at most"):
+        check_span("y" * (REWRITE_TEXT_MAX + 1), 0, 5)
 
 
 def test_instructions_follow_the_passage_language():

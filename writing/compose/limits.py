@@ -47,9 +47,10 @@ OUTLINE_TEXT_MAX = 400_000  # characters of one written section (its word target
 DIFF_MAX_CHARS = 500_000
 DIFF_HUNK_TOKENS = 2_000
 DIFF_WORK = 1_000_000  # pairs of equal words difflib may align in one comparison, all stretches together
-# Rewriting a selected passage in place (writing/compose/rewrite.py): the passage, and how much of the text
-# around it the prompt quotes on each side for context.
+# Rewriting a selected passage in place (writing/compose/rewrite.py): the passage, the text it sits in, and how
+# much of the text around it the prompt quotes on each side for context.
 REWRITE_MAX_CHARS = 8_000
+REWRITE_TEXT_MAX = OUTLINE_TEXT_MAX  # the whole text the passage sits in (it is re-sent as the rewrite streams)
 REWRITE_CONTEXT_CHARS = 1_500
 
 # Earlier texts kept per draft part (a blog post, one long-form section), the newest; they count in the quota.

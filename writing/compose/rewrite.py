@@ -4,8 +4,8 @@ The writer selects text in a text box (the browser reports the selection in UTF-
 indexes code points: `from_utf16`), picks an instruction (or writes one), and the model rewrites only that
 span. `splice` puts the reply between the exact text before and after the span, so everything outside the
 span stays byte-identical, while it streams and after. The prompt (template `rewrite`, EN and ZH) quotes
-some text on each side so the new passage fits; the passage is bounded by REWRITE_MAX_CHARS
-(writing/compose/limits.py), checked before anything else.
+some text on each side so the new passage fits; the passage and the text are bounded by REWRITE_MAX_CHARS
+and REWRITE_TEXT_MAX (writing/compose/limits.py), checked before anything else.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from writing.compose.language import is_chinese
-from writing.compose.limits import REWRITE_CONTEXT_CHARS, REWRITE_MAX_CHARS
+from writing.compose.limits import REWRITE_CONTEXT_CHARS, REWRITE_MAX_CHARS, REWRITE_TEXT_MAX
 from writing.compose.prompts import render
 from writing.errors import StudioError
 
@@ -57,6 +57,9 @@ def check_span(text: Any, start: Any, end: Any, *, selected: str | None = None) 
     the browser said was selected), the passage must still be that text."""
     if not isinstance(text, str):
         raise SelectionError(f"text: expected text, got {type(text).__name__}")
+    if len(text) > REWRITE_TEXT_MAX:
+        raise SelectionError(f"The text has {len(text):,} characters; a passage can be rewritten in a text of at "
+                             f"most {REWRITE_TEXT_MAX:,}. Split it into several drafts or sections.")
     for name, value in (("start", start), ("end", end)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise SelectionError(f"selection {name}: expected a whole number, got {value!r}")
