@@ -21,7 +21,13 @@ from writing.compose.rewrite import (
 from writing.engines.params import make_params
 from writing.errors import StudioError
 
-TEXT = "Keepers climbed the steps.\n\nThe lamp burned oil all night, and the keeper trimmed the wick.\n\nDawn came."
+TEXT = "Keepers climbed the steps.\n\nThe lamp burned oil all night, and the keeper trimmed the wick.\n\nDawn came.\n"
+
+
+def test_splice_examples():
+    assert splice("a b \n\n", 2, 3, "X") == "a X \n\n"
+    assert splice("猫 \t😀\n", 0, 1, "狗狗") == "狗狗 \t😀\n"
+    assert splice("keep", 4, 4, "") == "keep"
 
 
 @given(st.text(), st.data())
