@@ -44,9 +44,9 @@ class BlogWorkspace:
              present_outputs: Sequence[Any], sampling: Sequence[Any], title: Callable[[str], str]) -> None:
         ctx = self.ctx
         private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
-        # The editor shows the post as each run leaves it, and as it is when the editor is opened (a closed
-        # accordion's box is not on the page yet, so the State's change alone does not reach it).
-        draft_state.change(lambda text: text or "", draft_state, self.box, **private)
+        # The editor shows the post as it is when the editor is opened, and as each run leaves it (`follow`):
+        # a gr.State's change event does not reach the page's components, so the box is an output instead.
+        self.draft_state = draft_state
         self.accordion.expand(lambda text: text or "", draft_state, self.box, **private)
 
         def save_edit(text: str, post_id: Any, request: gr.Request) -> tuple[Any, ...]:
@@ -76,7 +76,12 @@ class BlogWorkspace:
 
         def apply(request: gr.Request, text: str, post_id: Any) -> tuple[Any, ...]:
             save_in_place(ctx, request, post_id, text, cause=None)  # the panel kept the replaced text
-            return present(text)
+            return (*present(text), text)
 
         self.panel.wire(locate=locate, locate_inputs=[post, draft_state], apply=apply, apply_inputs=[post],
-                        apply_outputs=list(present_outputs), refresh_on=[post])
+                        apply_outputs=[*present_outputs, self.box], refresh_on=[post])
+
+    def follow(self, dependency: Any) -> Any:
+        """After a Blog run (`dependency`, its click event), the editor shows the post as the run left it."""
+        return dependency.then(lambda text: text or "", self.draft_state, self.box, queue=False,
+                               api_visibility="private")

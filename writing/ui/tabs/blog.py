@@ -194,16 +194,18 @@ def build_blog_tab(ctx: UIContext) -> None:
 
     brief = [topic, audience, tone, words, structure, language, *panel.inputs]
     common = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal")
-    generate.click(write, brief, outputs, api_name="blog", **common)
-    regenerate.click(regenerate_post, [draft_state, post_state, *brief], outputs, api_visibility="private", **common)
-    extend.click(extend_draft, [draft_state, revisions_state, post_state, *panel.inputs], outputs,
-                 api_name="blog_continue", **common)
-    revise.click(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs], outputs,
-                 api_name="blog_revise", **common)
-    followup.submit(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs], outputs,
-                    api_visibility="private", **common)
     workspace.wire(post=post_state, draft_state=draft_state, present=present,
                    present_outputs=[draft, progress, draft_state, download], sampling=panel.inputs, title=title_of)
+    follow = workspace.follow  # the draft editor shows what each run leaves
+    follow(generate.click(write, brief, outputs, api_name="blog", **common))
+    follow(regenerate.click(regenerate_post, [draft_state, post_state, *brief], outputs, api_visibility="private",
+                            **common))
+    follow(extend.click(extend_draft, [draft_state, revisions_state, post_state, *panel.inputs], outputs,
+                        api_name="blog_continue", **common))
+    follow(revise.click(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs], outputs,
+                        api_name="blog_revise", **common))
+    follow(followup.submit(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs],
+                           outputs, api_visibility="private", **common))
     # No `cancels=`: the run's generator then ends by itself within a decode step and its last update
     # (meter "stopped", the draft kept for Continue/Revise/Download) always reaches the page.
     stop.click(halt, None, None, queue=False, api_visibility="private")
@@ -212,11 +214,12 @@ def build_blog_tab(ctx: UIContext) -> None:
     # work on it); the brief fields are filled when the draft saved them (a first generation does).
     ctx.openers.register("blog", tab_id="blog", load=reopen,
                          outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience,
-                                  tone, post_state])
+                                  tone, post_state, workspace.box])
 
 
 def reopen(saved: Draft) -> tuple[Any, ...]:
-    """A blog draft -> (draft, meter, draft state, revisions, download, history, topic, audience, tone, post)."""
+    """A blog draft -> (draft, meter, draft state, revisions, download, history, topic, audience, tone, post,
+    editor text)."""
     text = saved.content
     meta = saved.meta
     revisions = [r for r in meta.get("revisions") or [] if isinstance(r, str)] \
@@ -227,7 +230,7 @@ def reopen(saved: Draft) -> tuple[Any, ...]:
     has_brief = isinstance(meta.get("topic"), str) and meta["topic"].strip()
     brief = [str(meta.get(key) or "") if has_brief else gr.update() for key in ("topic", "audience", "tone")]
     return (text, meter(text, None, running=False), text, revisions,
-            gr.update(value=path, interactive=path is not None), _history(revisions), *brief, saved.id)
+            gr.update(value=path, interactive=path is not None), _history(revisions), *brief, saved.id, text)
 
 
 def _history(revisions: list[str]) -> str:
