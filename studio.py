@@ -11,7 +11,14 @@ import argparse
 import os
 import sys
 
-from writing.compose.limits import DEFAULT_QUOTA_MB, QUOTA_ENV, quota_bytes
+from writing.compose.limits import (
+    DEFAULT_QUOTA_MB,
+    QUOTA_ENV,
+    REVISIONS_KEEP_DEFAULT,
+    REVISIONS_KEEP_ENV,
+    REVISIONS_KEEP_MAX,
+    quota_bytes,
+)
 from writing.engines.base import DEFAULT_CONTEXT
 from writing.errors import StudioError
 from writing.runtime.load import DEFAULT_MODEL, DTYPES
@@ -87,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-section-tokens", type=int, default=None, metavar="N",
                         help="cap the new tokens of every section a background long-form job writes (default: sized "
                              "from each section's word target; small values make quick drafts and fast tests)")
+    access.add_argument("--revisions-keep", type=int, metavar="N",
+                        default=os.environ.get(REVISIONS_KEEP_ENV) or REVISIONS_KEEP_DEFAULT,
+                        help=f"earlier texts kept per blog post or long-form section (default "
+                        f"{REVISIONS_KEEP_DEFAULT}; 1-{REVISIONS_KEEP_MAX:,}; they count in the quota; env "
+                        f"{REVISIONS_KEEP_ENV})")
     access.add_argument("--allow-remote-images", action="store_true",
                         default=os.environ.get("STUDIO_ALLOW_REMOTE_IMAGES", "") not in ("", "0"),
                         help="let rendered model output load images from other servers (default: blocked, so "
@@ -129,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quota_mb != args.quota_mb or args.quota_mb < 0:
         print("error: --quota-mb must be >= 0 (0 = no quota)", file=sys.stderr)
         return 2
+    if not 1 <= args.revisions_keep <= REVISIONS_KEEP_MAX:
+        print(f"error: --revisions-keep must be from 1 to {REVISIONS_KEEP_MAX:,}", file=sys.stderr)
+        return 2
     banner = exposure_warning(args, logged_in=bool(credentials))
     if banner:
         print(f"[studio] WARNING: {banner}", file=sys.stderr, flush=True)
@@ -153,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     limiter = RateLimiter(limit=args.rate_limit, window_s=args.rate_window) if args.rate_limit else None
     jobs = start_jobs(engine, store, max_section_tokens=args.max_section_tokens)
     app = build_app(UIContext(engine=engine, store=store, store_problem=store_problem, limiter=limiter,
-                              banner=banner, jobs=jobs))
+                              banner=banner, jobs=jobs, revisions_keep=args.revisions_keep))
     print(f"[studio] serving on http://{args.host}:{args.port}"
           + (f" (login: {len(credentials.users)} user(s))" if credentials else ""), flush=True)
     try:

@@ -45,6 +45,25 @@ OUTLINE_TEXT_MAX = 400_000  # characters of one written section (its word target
 JOBS_LIVE_PER_USER = 2
 JOBS_KEPT_PER_USER = 20
 
+# Comparing two versions (writing/compose/diff.py): each side at most DIFF_MAX_CHARS (a long-form section is at
+# most OUTLINE_TEXT_MAX; a blog post is far shorter). Words are aligned inside a changed stretch of paragraphs
+# only when both sides have at most DIFF_HUNK_TOKENS tokens and the comparison's DIFF_WORK is not spent (difflib
+# is quadratic in the worst case: repeated words); otherwise a stretch is shown as replaced whole, so a
+# comparison stays near-linear in the texts' length.
+DIFF_MAX_CHARS = 500_000
+DIFF_HUNK_TOKENS = 2_000
+DIFF_WORK = 1_000_000  # pairs of equal words difflib may align in one comparison, all stretches together
+# Rewriting a selected passage in place (writing/compose/rewrite.py): the passage, the text it sits in, and how
+# much of the text around it the prompt quotes on each side for context.
+REWRITE_MAX_CHARS = 8_000
+REWRITE_TEXT_MAX = OUTLINE_TEXT_MAX  # the whole text the passage sits in (it is re-sent as the rewrite streams)
+REWRITE_CONTEXT_CHARS = 1_500
+
+# Earlier texts kept per draft part (a blog post, one long-form section), the newest; they count in the quota.
+REVISIONS_KEEP_DEFAULT = 50
+REVISIONS_KEEP_ENV = "STUDIO_REVISIONS_KEEP"
+REVISIONS_KEEP_MAX = 10_000
+
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
 # One HTTP request body, checked before gradio reads it (writing/ui/bodylimit.py): a whole draft, JSON-escaped
 # at worst 6 bytes a character (\u00XX), plus 1 MiB for the rest of the request.

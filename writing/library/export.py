@@ -273,3 +273,76 @@ def _write(paragraph, segments: list[_Segment]) -> None:
 def _add_inline(paragraph, children: list[Token]) -> None:
     """Text, **bold**, *italic* and `code` as Word runs; links keep their text, images their alt text."""
     _write(paragraph, _segments(children))
+
+
+# --- Two versions compared, as Word tracked changes ---------------------------------------------------------
+# The diff is writing/compose/diff.py's (word-level, CJK per character). Word's own revision marks: an insertion
+# is <w:ins> around its runs, a deletion <w:del> around runs whose text is <w:delText>, and a line break that
+# was inserted or deleted is the paragraph mark's own <w:ins>/<w:del> (in the paragraph's run properties).
+# Word and LibreOffice show them as tracked changes (Accept / Reject); accepting all gives the newer text,
+# rejecting all the older one.
+
+REVISION_AUTHOR = "Writing Studio"
+
+
+def comparison_docx(older: str, newer: str, *, title: str = "", labels: tuple[str, str] = ("Older", "Newer"),
+                    author: str = REVISION_AUTHOR, when: float | None = None):
+    """A python-docx Document: a heading naming the two versions, then `older` with tracked changes to `newer`."""
+    import time
+
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    from writing.compose.diff import DELETE, EQUAL, INSERT, diff
+
+    segments = diff(older, newer)  # bounded there (DIFF_MAX_CHARS) before any work
+    document = docx.Document()
+    document.core_properties.title = xml_safe(title)[:255]
+    writer = _Writer(document)
+    writer.paragraph("Title").add_run(xml_safe(title or "Comparison"))
+    writer.paragraph(None).add_run(xml_safe(f"Tracked changes from “{labels[0]}” to “{labels[1]}”: accept them all "
+                                            f"for the newer text, reject them all for the older one."))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if when is None else when))
+    ids = iter(range(1, 1 << 30))
+
+    def mark(tag: str):
+        element = OxmlElement(tag)
+        element.set(qn("w:id"), str(next(ids)))
+        element.set(qn("w:author"), xml_safe(author))
+        element.set(qn("w:date"), stamp)
+        return element
+
+    def run(text: str, op: str):
+        r = OxmlElement("w:r")
+        t = OxmlElement("w:delText" if op == DELETE else "w:t")
+        t.set(qn("xml:space"), "preserve")
+        t.text = xml_safe(text)
+        r.append(t)
+        if op == EQUAL:
+            return r
+        wrapper = mark("w:ins" if op == INSERT else "w:del")
+        wrapper.append(r)
+        return wrapper
+
+    paragraph = writer.paragraph(None)._p
+    for op, text in segments:
+        lines = text.split("\n")
+        for n, line in enumerate(lines):
+            if line:
+                paragraph.append(run(line, op))
+            if n < len(lines) - 1:  # a line break: this paragraph ends; its mark carries the change
+                if op != EQUAL:
+                    rpr = OxmlElement("w:rPr")
+                    rpr.append(mark("w:ins" if op == INSERT else "w:del"))
+                    paragraph.get_or_add_pPr().append(rpr)
+                paragraph = writer.paragraph(None)._p
+    return document
+
+
+def export_comparison_docx(title: str, older: str, newer: str, folder: Path, *,
+                           labels: tuple[str, str] = ("Older", "Newer")) -> Path:
+    """folder/<safe title> (changes).docx: the two versions as tracked changes (comparison_docx)."""
+    path = Path(folder) / safe_filename(f"{title} (changes)", "docx")
+    comparison_docx(older, newer, title=title, labels=labels).save(str(path))
+    return path

@@ -74,11 +74,12 @@ UPDATE drafts SET size = length(CAST(content AS BLOB)) + length(CAST(meta AS BLO
 # of the file, its lock and its migrations.
 
 # Earlier texts of a draft, or of one part of it (a long-form section): writing/library/revisions.py.
+# ON DELETE CASCADE (foreign_keys is on): purging a draft, by any path, deletes its revisions with it.
 _SCHEMA_V3_REVISIONS = """
 CREATE TABLE revisions (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     user      TEXT NOT NULL,
-    draft_id  TEXT NOT NULL,             -- the draft (a long-form document, a blog post) it belongs to
+    draft_id  TEXT NOT NULL REFERENCES drafts (id) ON DELETE CASCADE, -- the draft (a long-form document, a blog post)
     part      TEXT NOT NULL DEFAULT '',  -- '' = the whole draft, otherwise which part (a section)
     cause     TEXT NOT NULL,             -- why the text was replaced: regenerate, continue, edit, rewrite, ...
     content   TEXT NOT NULL,
@@ -86,7 +87,8 @@ CREATE TABLE revisions (
     created   REAL NOT NULL,
     size      INTEGER NOT NULL DEFAULT 0 -- UTF-8 bytes, counted in the user's quota
 );
-CREATE INDEX revisions_by_draft ON revisions (user, draft_id, part, created DESC);
+CREATE INDEX revisions_by_draft ON revisions (draft_id, part, created DESC);
+CREATE INDEX revisions_by_user ON revisions (user, created);
 """
 
 # Background document runs ("Write all sections" as a server-side job): writing/library/jobs.py.
@@ -117,6 +119,11 @@ CREATE TABLE stylesheets (
     UNIQUE (user, name)
 );
 """
+
+
+# A user's bytes: their drafts (the trash included) and the earlier texts kept as revisions.
+_USED = ("SELECT (SELECT COALESCE(SUM(size), 0) FROM drafts WHERE user = ?) "
+         "+ (SELECT COALESCE(SUM(size), 0) FROM revisions WHERE user = ?)")
 
 
 class StorageError(StudioError):
@@ -391,22 +398,32 @@ class DraftStore:
                      created=row[6], user=row[7], content=row[8], meta=meta, deleted=row[10], version=row[11])
 
     def usage(self, *, user: str) -> int:
-        """Bytes (UTF-8 text + metadata) of all of `user`'s drafts, the trash included."""
+        """Bytes (UTF-8 text + metadata) of all of `user`'s drafts, the trash and the revisions included."""
         _check_user(user)
-        return int(self._read("SELECT COALESCE(SUM(size), 0) FROM drafts WHERE user = ?", (user,))[0][0])
+        return int(self._read(_USED, (user, user))[0][0])
+
+    def make_room(self, conn: sqlite3.Connection, user: str, adding: int) -> None:
+        """`_make_room` for the workspace modules' own rows (revisions), inside their transaction()."""
+        self._make_room(conn, user, adding)
 
     def _make_room(self, conn: sqlite3.Connection, user: str, adding: int, *, freed: int = 0) -> None:
-        """Refuse (QuotaError) a write that takes `user` over the quota; the user's trash is emptied first."""
+        """Refuse (QuotaError) a write that takes `user` over the quota; the user's trash is emptied first,
+        then their oldest revisions (earlier texts) go before a save is refused."""
         if self.quota_bytes is None or adding <= freed:
             return
 
         def used() -> int:
-            return int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM drafts WHERE user = ?", (user,)).fetchone()[0])
+            return int(conn.execute(_USED, (user, user)).fetchone()[0])
 
         if used() - freed + adding <= self.quota_bytes:
             return
         # Deleted drafts are the first to go: Undo for them ends here rather than blocking a save.
         conn.execute("DELETE FROM drafts WHERE user = ? AND deleted IS NOT NULL", (user,))
+        over = used() - freed + adding - self.quota_bytes
+        if over > 0:  # then the oldest revisions, just enough of them (a running total, oldest first)
+            conn.execute("DELETE FROM revisions WHERE id IN (SELECT id FROM (SELECT id, size, SUM(size) OVER "
+                         "(ORDER BY created, id) AS running FROM revisions WHERE user = ?) WHERE running - size < ?)",
+                         (user, over))
         total = used() - freed + adding
         if total > self.quota_bytes:
             raise QuotaError(

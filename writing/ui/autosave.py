@@ -68,9 +68,11 @@ def transcript(messages: Sequence[dict[str, str]]) -> str:
 class RunDraft:
     """One run's draft. update()/finish() never raise; `error` holds the last storage problem."""
 
-    def __init__(self, saver: Autosaver, *, chat_history: list[dict[str, str]] | None, prefix: str = ""):
+    def __init__(self, saver: Autosaver, *, chat_history: list[dict[str, str]] | None, prefix: str = "",
+                 suffix: str = ""):
         self.saver = saver
         self.prefix = prefix  # text already on screen before this run's text (a Continue)
+        self.suffix = suffix  # text on screen after it (a passage rewritten in place)
         self.chat_history = chat_history  # None unless kind == "chat"
         self._warned = False
         self._told_conflict = False
@@ -83,7 +85,7 @@ class RunDraft:
 
     def _content(self, text: str) -> tuple[str, dict[str, Any] | None]:
         if self.chat_history is None:
-            return self.prefix + text, None
+            return self.prefix + text + self.suffix, None
         messages = [*self.chat_history, {"role": "assistant", "content": clean_text(text)}]
         return transcript(messages), {**self.saver.meta, "messages": messages}
 
@@ -108,7 +110,8 @@ class RunDraft:
         try:
             content, meta = self._content(text)
             self.saver.finish(content, status, meta=meta)
-            if not (self.prefix + text).strip() and status != "done" and self.created_here and self.saver.draft_id:
+            empty = not (self.prefix + text + self.suffix).strip()
+            if empty and status != "done" and self.created_here and self.saver.draft_id:
                 # Refused before any text (empty prompt, over budget, Stop during prefill): nothing to keep,
                 # so the run goes to the trash instead of cluttering the library (restore() brings it back).
                 self.saver.store.delete(self.saver.draft_id, user=self.saver.user)
@@ -134,7 +137,7 @@ class RunDraft:
 
 def begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
           messages: Sequence[dict[str, Any]], session: str, prefix: str = "",
-          meta: dict[str, Any] | None = None) -> RunDraft:
+          meta: dict[str, Any] | None = None, suffix: str = "") -> RunDraft:
     """Create (or, for a chat turn, continue) this run's draft with status 'streaming'. Never raises.
 
     `meta` (JSON data, e.g. the tab's brief) is saved with the draft, for opening it back into its tab.
@@ -142,10 +145,10 @@ def begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
     kind = kind if kind in KINDS else "blog"
     try:
         run = _begin(ctx, request, kind=kind, title=title, messages=messages, session=session, prefix=prefix,
-                     extra=meta)
+                     extra=meta, suffix=suffix)
     except Exception as exc:  # noqa: BLE001 - the run goes on; the problem is shown, the text stays on screen
         run = RunDraft(Autosaver(None, user="local", kind=kind, title=title or "Untitled"), chat_history=None,
-                       prefix=prefix)
+                       prefix=prefix, suffix=suffix)
         run.saver.error = f"could not save the draft: {exc}"
     run._warn()
     return run
@@ -153,7 +156,7 @@ def begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
 
 def _begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
            messages: Sequence[dict[str, Any]], session: str, prefix: str,
-           extra: dict[str, Any] | None = None) -> RunDraft:
+           extra: dict[str, Any] | None = None, suffix: str = "") -> RunDraft:
     store = getattr(ctx, "store", None)
     user = user_of(ctx, request)
     plain = _plain(messages)
@@ -176,7 +179,8 @@ def _begin(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
                 draft_id, version = previous.id, previous.version  # the next turn of the same conversation
     saver = Autosaver(store, user=user, kind=kind, title=title or prompt or "Untitled", meta=meta,
                       draft_id=draft_id, version=version)
-    run = RunDraft(saver, chat_history=chat_history, prefix=prefix if chat_history is None else "")
+    run = RunDraft(saver, chat_history=chat_history, prefix=prefix if chat_history is None else "",
+                   suffix=suffix if chat_history is None else "")
     content, run_meta = run._content("")
     if run_meta is None:
         saver.start(content)

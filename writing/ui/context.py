@@ -13,6 +13,7 @@ import gradio as gr
 
 from writing.engines.base import Engine, GenerationStats
 from writing.library.presets import PresetStore
+from writing.library.revisions import DEFAULT_KEEP
 from writing.ui.openers import Openers
 from writing.ui.runs import SessionRuns
 
@@ -32,6 +33,7 @@ class UIContext:
     store_problem: str = ""  # why `store` is None (e.g. read-only data folder), shown in the Library tab
     limiter: Any = None  # access.ratelimit.RateLimiter | None: per-user requests per window (ui/guard.py)
     jobs: Any = None  # writing.workspace.jobs.JobRunner | None: background document jobs (needs `store`)
+    revisions_keep: int = DEFAULT_KEEP  # earlier texts kept per draft part (--revisions-keep; library/revisions.py)
     banner: str = ""  # a warning shown above the tabs, e.g. a public share link without a login
     # Set by build_app for the app being built: the tab strip, and how each draft kind reopens in its tab.
     tabs: gr.Tabs | None = None

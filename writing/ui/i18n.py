@@ -226,6 +226,44 @@ ZH: dict[str, str] = {
     "lib_download": "下载",
 }
 
+# Revisions and rewriting a passage in place (writing/ui/revisions_panel.py, writing/ui/passage.py).
+EN |= {
+    "rev_panel": "Revisions: earlier texts, compare, restore, merge",
+    "rev_older": "Older version",
+    "rev_newer": "Newer version",
+    "rev_view": "Show changes",
+    "rev_compare": "Compare",
+    "rev_restore": "Restore the older version",
+    "rev_docx": "Comparison .docx",
+    "rev_merge_choices": "Merge: the changed paragraphs to take from the newer version (unticked ones keep the older)",
+    "rev_merge": "Apply merge",
+    "rw_instruction": "Rewrite the selection",
+    "rw_own": "Instruction (optional)",
+    "rw_own_ph": "e.g. keep the names; in the voice of a sea captain…",
+    "rw_button": "Rewrite selection",
+    "blog_edit": "Edit the draft · rewrite a passage",
+    "blog_edit_text": "Draft text (select a passage to rewrite it)",
+    "blog_save_edit": "Save edit",
+}
+ZH |= {
+    "rev_panel": "修订历史：早先的文本、对比、恢复、合并",
+    "rev_older": "较早的版本",
+    "rev_newer": "较新的版本",
+    "rev_view": "显示改动",
+    "rev_compare": "对比",
+    "rev_restore": "恢复较早的版本",
+    "rev_docx": "对比 .docx",
+    "rev_merge_choices": "合并：勾选的段落采用较新的版本（未勾选的保留较早的版本）",
+    "rev_merge": "应用合并",
+    "rw_instruction": "改写所选内容",
+    "rw_own": "要求（可选）",
+    "rw_own_ph": "例如：保留人名；用船长的口吻……",
+    "rw_button": "改写所选内容",
+    "blog_edit": "编辑草稿 · 改写一段",
+    "blog_edit_text": "草稿正文（选中一段即可改写）",
+    "blog_save_edit": "保存修改",
+}
+
 # The Presets tab's texts live in their own data file; the tables here win where both have a key.
 EN = {**presets_text.EN, **EN}
 ZH = {**presets_text.ZH, **ZH}

@@ -16,7 +16,7 @@ Why one generator: Stop, client disconnect and errors must behave the same on ev
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -44,13 +44,16 @@ def session_of(request: gr.Request | None) -> str:
 def stream_reply(ctx: UIContext, request: gr.Request | None, *, kind: str, title: str,
                  messages: Sequence[dict[str, Any]], params: SamplingParams, draft_prefix: str = "",
                  draft_messages: Sequence[dict[str, Any]] | None = None,
-                 draft_meta: dict[str, Any] | None = None) -> Iterator[tuple[str, GenerationStats]]:
+                 draft_meta: dict[str, Any] | None = None, draft_suffix: str = "",
+                 on_draft: Callable[[str | None], None] | None = None) -> Iterator[tuple[str, GenerationStats]]:
     """Yield (text so far, stats) while the engine writes; always ends with the final text.
 
     `kind`/`title` name the run for the drafts library (autosave hooks in here); `draft_prefix` is text
     shown before the streamed text (a Continue), saved with it so the draft is what the screen shows;
     `draft_messages` is the whole conversation to save for a chat when `messages` had to drop old turns;
-    `draft_meta` is saved with the draft so the Library can open it back into its tab (e.g. the brief).
+    `draft_meta` is saved with the draft so the Library can open it back into its tab (e.g. the brief);
+    `draft_suffix` is text shown after the streamed text (a passage rewritten in place); `on_draft` is told
+    the id of the run's draft once it exists (None without a drafts library).
     """
     try:
         guard.admit(ctx, request, messages)  # rate limit + prompt size, before any model work
@@ -61,7 +64,12 @@ def stream_reply(ctx: UIContext, request: gr.Request | None, *, kind: str, title
     stats = GenerationStats()
     draft = autosave.begin(ctx, request, kind=kind, title=title, session=session, prefix=draft_prefix,
                            messages=messages if draft_messages is None else draft_messages,
-                           meta=draft_meta)  # never raises
+                           meta=draft_meta, suffix=draft_suffix)  # never raises
+    if on_draft is not None:
+        try:
+            on_draft(draft.saver.draft_id)
+        except Exception:  # noqa: BLE001 - a caller's bookkeeping must not leave this session's run registered
+            pass
     text = ""
     last = 0.0
     pieces = None

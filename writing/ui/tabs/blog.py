@@ -17,6 +17,7 @@ import gradio as gr
 from writing.compose.language import wants_chinese
 from writing.compose.prompts import render
 from writing.ui import downloads
+from writing.ui.blog_workspace import BlogWorkspace, run_keeper
 from writing.ui.guard import BoundedSlider, admitted  # API input: errors name the field
 from writing.ui.i18n import t
 from writing.ui.sampling import build_sampling_panel, params_from
@@ -71,6 +72,8 @@ def build_blog_tab(ctx: UIContext) -> None:
     with gr.Tab(t("tab_blog"), id="blog"):
         draft_state = gr.State("")
         revisions_state = gr.State([])
+        post_state = gr.State(None)  # the draft holding this post now; its revisions follow it (ui/blog_workspace.py)
+        workspace = BlogWorkspace(ctx)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
                 topic = gr.Textbox(label=t("topic"), placeholder=t("topic_ph"), value="", lines=2, max_lines=6,
@@ -101,19 +104,26 @@ def build_blog_tab(ctx: UIContext) -> None:
                     revise = gr.Button(t("revise"), scale=1, min_width=100, elem_id="blog-revise",
                                        elem_classes="studio-inline")
                 history = gr.Markdown("", elem_classes="studio-note")
+                workspace.render()
 
-    outputs = [draft, progress, draft_state, revisions_state, download, history]
+    outputs = [draft, progress, draft_state, revisions_state, download, history, post_state]
 
-    def finish(text: str, stats: Any, revisions: list[str]) -> tuple[Any, ...]:
+    def finish(text: str, stats: Any, revisions: list[str], post: str | None) -> tuple[Any, ...]:
         path = write_markdown(text, title_of(text)) if text.strip() else None
         return (text, meter(text, stats, running=False), text, revisions,
-                gr.update(value=path, interactive=path is not None), _history(revisions))
+                gr.update(value=path, interactive=path is not None), _history(revisions), post)
+
+    def present(text: str) -> tuple[Any, ...]:
+        """(draft, meter, draft state, download) for a text put in by hand (an edit, a restore, a merge)."""
+        path = write_markdown(text, title_of(text)) if text.strip() else None
+        return text, meter(text, None, running=False), text, gr.update(value=path, interactive=path is not None)
 
     # Parameter names are the /blog API's argument names (gradio_client keyword arguments).
     def write(topic: str, audience: str, tone: str, words: float, structure: list[str], language: str,
               temperature: float, top_p: float, top_k: int, min_p: float, repetition_penalty: float,
               presence_penalty: float, max_new_tokens: int, seed: int | None,
-              request: gr.Request) -> Iterator[tuple[Any, ...]]:
+              request: gr.Request, current: str = "", post: str | None = None,
+              cause: str | None = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)  # the rate limit before any work
         if not (topic or "").strip():
             raise gr.Error("Write a topic first: what is the post about?")
@@ -123,9 +133,14 @@ def build_blog_tab(ctx: UIContext) -> None:
                           language=language or "auto")
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         brief = {"topic": topic, "audience": audience or "", "tone": tone or ""}  # for "Open in its tab"
-        yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[], meta=brief)
+        yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[], meta=brief,
+                        keeper=run_keeper(ctx, request, post, current, cause))
 
-    def extend_draft(current: str, revisions: list[str], temperature: float, top_p: float, top_k: int,
+    def regenerate_post(request: gr.Request, current: str, post: str | None, *values: Any
+                        ) -> Iterator[tuple[Any, ...]]:  # request first: gradio inserts it at its place
+        yield from write(*values, request=request, current=current, post=post, cause="regenerate")
+
+    def extend_draft(current: str, revisions: list[str], post: str | None, temperature: float, top_p: float, top_k: int,
                      min_p: float, repetition_penalty: float, presence_penalty: float,
                      max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
@@ -137,9 +152,10 @@ def build_blog_tab(ctx: UIContext) -> None:
         glue = "" if current.endswith(("\n", " ")) else "\n\n" if current.rstrip().endswith((".", "!", "?", "。")) \
             else " "
         yield from _run(messages, values, request, title=title_of(current), prefix=current + glue,
-                        revisions=revisions)
+                        revisions=revisions, keeper=run_keeper(ctx, request, post, current, "continue"))
 
-    def revise_draft(instruction: str, current: str, revisions: list[str], temperature: float, top_p: float,
+    def revise_draft(instruction: str, current: str, revisions: list[str], post: str | None, temperature: float,
+                     top_p: float,
                      top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
                      max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
@@ -158,31 +174,38 @@ def build_blog_tab(ctx: UIContext) -> None:
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         revised = [*earlier, instruction.strip()]
         yield from _run(messages, values, request, title=title_of(current), prefix="", revisions=revised,
-                        meta={"revisions": revised})
+                        meta={"revisions": revised}, keeper=run_keeper(ctx, request, post, current, "revise"))
 
     def _run(messages: list[dict[str, str]], values: tuple[Any, ...], request: gr.Request, *, title: str,
-             prefix: str, revisions: list[str], meta: dict[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
+             prefix: str, revisions: list[str], keeper: Any, meta: dict[str, Any] | None = None
+             ) -> Iterator[tuple[Any, ...]]:
         params = params_from(values)
         text, stats = prefix, None
         for piece, stats in stream_reply(ctx, request, kind="blog", title=title, messages=messages, params=params,
-                                         draft_prefix=prefix, draft_meta=meta):
+                                         draft_prefix=prefix, draft_meta=meta, on_draft=keeper.on_draft):
             text = prefix + piece
-            yield text, meter(text, stats), gr.update(), gr.update(), gr.update(), gr.update()
-        yield finish(text, stats, revisions)
+            if piece.strip():
+                keeper.arrived()  # the text this run replaces is kept as a revision of the post
+            yield text, meter(text, stats), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+        yield finish(text, stats, revisions, keeper.draft_id if keeper.kept else keeper.previous)
 
     async def halt(request: gr.Request) -> None:
         await stop_everything(ctx, request)  # the running generation, and one still waiting in the queue
 
     brief = [topic, audience, tone, words, structure, language, *panel.inputs]
     common = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal")
-    generate.click(write, brief, outputs, api_name="blog", **common)
-    regenerate.click(write, brief, outputs, api_visibility="private", **common)
-    extend.click(extend_draft, [draft_state, revisions_state, *panel.inputs], outputs,
-                 api_name="blog_continue", **common)
-    revise.click(revise_draft, [followup, draft_state, revisions_state, *panel.inputs], outputs,
-                 api_name="blog_revise", **common)
-    followup.submit(revise_draft, [followup, draft_state, revisions_state, *panel.inputs], outputs,
-                    api_visibility="private", **common)
+    workspace.wire(post=post_state, draft_state=draft_state, present=present,
+                   present_outputs=[draft, progress, draft_state, download], sampling=panel.inputs, title=title_of)
+    follow = workspace.follow  # the draft editor shows what each run leaves
+    follow(generate.click(write, brief, outputs, api_name="blog", **common))
+    follow(regenerate.click(regenerate_post, [draft_state, post_state, *brief], outputs, api_visibility="private",
+                            **common))
+    follow(extend.click(extend_draft, [draft_state, revisions_state, post_state, *panel.inputs], outputs,
+                        api_name="blog_continue", **common))
+    follow(revise.click(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs], outputs,
+                        api_name="blog_revise", **common))
+    follow(followup.submit(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs],
+                           outputs, api_visibility="private", **common))
     # No `cancels=`: the run's generator then ends by itself within a decode step and its last update
     # (meter "stopped", the draft kept for Continue/Revise/Download) always reaches the page.
     stop.click(halt, None, None, queue=False, api_visibility="private")
@@ -191,11 +214,12 @@ def build_blog_tab(ctx: UIContext) -> None:
     # work on it); the brief fields are filled when the draft saved them (a first generation does).
     ctx.openers.register("blog", tab_id="blog", load=reopen,
                          outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience,
-                                  tone])
+                                  tone, post_state, workspace.box])
 
 
 def reopen(saved: Draft) -> tuple[Any, ...]:
-    """A blog draft -> (draft, meter, draft state, revisions, download, history, topic, audience, tone)."""
+    """A blog draft -> (draft, meter, draft state, revisions, download, history, topic, audience, tone, post,
+    editor text)."""
     text = saved.content
     meta = saved.meta
     revisions = [r for r in meta.get("revisions") or [] if isinstance(r, str)] \
@@ -206,7 +230,7 @@ def reopen(saved: Draft) -> tuple[Any, ...]:
     has_brief = isinstance(meta.get("topic"), str) and meta["topic"].strip()
     brief = [str(meta.get(key) or "") if has_brief else gr.update() for key in ("topic", "audience", "tone")]
     return (text, meter(text, None, running=False), text, revisions,
-            gr.update(value=path, interactive=path is not None), _history(revisions), *brief)
+            gr.update(value=path, interactive=path is not None), _history(revisions), *brief, saved.id, text)
 
 
 def _history(revisions: list[str]) -> str:

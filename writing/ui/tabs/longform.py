@@ -62,7 +62,9 @@ from writing.ui import downloads, job_view
 from writing.ui.autosave import user_of
 from writing.ui.guard import admitted
 from writing.ui.i18n import t
+from writing.ui.revision_keeper import keep_section
 from writing.ui.sampling import build_sampling_panel, params_from
+from writing.ui.section_workspace import SectionWorkspace
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
 from writing.workspace.document import DocumentDraft
 
@@ -148,6 +150,7 @@ class LongformTab:
         self.ctx = ctx
         self.flags = _StopFlags()
         self.following = job_view.Following()  # the background job each page follows (ui/job_view.py)
+        self.workspace = SectionWorkspace(ctx)  # revisions and passage rewriting (ui/section_workspace.py)
 
     def build(self) -> None:
         self._render()
@@ -222,8 +225,10 @@ class LongformTab:
             self.section_text = gr.Textbox(label=t("lf_section_text"), lines=10, max_lines=40,
                                            elem_id="longform-section-text")
             with gr.Row():
-                self.load_text = gr.Button(t("lf_load"), size="sm")
-                self.save_text = gr.Button(t("lf_save"), size="sm")
+                self.load_text = gr.Button(t("lf_load"), size="sm", elem_id="longform-load-text")
+                self.save_text = gr.Button(t("lf_save"), size="sm", elem_id="longform-save-text")
+            self.workspace.render_passage()
+        self.workspace.render_panel()
         self.document = gr.Markdown(t("lf_doc_empty"), elem_classes="studio-draft", elem_id="longform-doc",
                                     buttons=["copy"], show_label=False)
 
@@ -259,6 +264,7 @@ class LongformTab:
         self.save_text.click(self.save_section, [self.number, self.section_text, self.doc_state, self.doc_key,
                                                  *self.brief_inputs], [*self.view_outputs, self.doc_key],
                              queue=False, **private)
+        self.workspace.wire(self)
 
     # -- shared views of one outline -----------------------------------------------------------------------
     def views(self, outline: Outline, brief: Brief | None) -> tuple[Any, ...]:
@@ -351,10 +357,19 @@ class LongformTab:
 
     def save_section(self, n: float, text: str, doc: Any, key: str | None, topic: str, audience: str, style: str,
                      language: str, total_words: float, sections: float, request: gr.Request) -> tuple[Any, ...]:
+        return self.replace_section(request, n, text, doc, key, topic, audience, style, language, total_words,
+                                    sections, cause="edit")
+
+    def replace_section(self, request: gr.Request, n: Any, text: str, doc: Any, key: str | None, *brief_values: Any,
+                        cause: str | None = None) -> tuple[Any, ...]:
+        """Section n's text replaced and the document saved; with `cause`, the text it had is kept as a revision."""
         outline = _outline(doc)
-        outline = edit_section(outline, _index(n, outline), text=text or "")
-        brief = _brief_or_none(topic, audience, style, language, total_words, sections)
+        index = _index(n, outline)
+        brief = _brief_or_none(*brief_values)
         saved = self.document_draft(request, key, brief, outline)  # a hand edit is part of the document too
+        if cause is not None and (text or "") != outline.sections[index].text:
+            keep_section(self.ctx, request, saved, outline, index, cause)
+        outline = edit_section(outline, index, text=text or "")
         saved.finish(outline, "done")
         return (*self.views(outline, brief), saved.key)
 
@@ -439,6 +454,7 @@ class LongformTab:
             params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
                                   max_new_tokens, seed))
             saved = self.document_draft(request, key, brief, outline)
+            keep_section(self.ctx, request, saved, outline, index, "regenerate" if mode == "write" else "continue")
             try:
                 steps = write_section(self.streamer(request, outline, [index], saved.key), brief, outline, index,
                                       params, mode=mode, context=self.ctx.engine.context,
