@@ -39,6 +39,15 @@ OUTLINE_TITLE_MAX = 300  # characters of a document or section title
 OUTLINE_POINT_MAX = 1_000  # characters of one key point
 OUTLINE_TEXT_MAX = 400_000  # characters of one written section (its word target is at most 20,000 words)
 
+# A story bible (writing/compose/bible.py) is quoted whole in every section's prompt, never cut: its size is
+# capped per field and in all, and a bible that does not fit the section budget with the plan is a BudgetError.
+BIBLE_FIELD_MAX = 2_000  # characters of one named field (premise, style rules, glossary, ...)
+BIBLE_MAX_CHARS = 6_000  # characters of all fields together (~1,500 English tokens at most)
+STYLESHEET_NAME_MAX = 80  # characters of a style sheet's name
+STYLESHEETS_PER_USER = 200  # saved style sheets per user (each at most BIBLE_MAX_CHARS)
+SUGGEST_REPLY_MAX = 20_000  # characters of a "Suggest from text" reply the parser reads
+SUGGEST_ENTRIES_MAX = 60  # proposed entries shown for one suggestion
+
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
 DEFAULT_QUOTA_MB = 256  # every user's drafts together (text + metadata, UTF-8, the trash included)
 QUOTA_ENV = "STUDIO_QUOTA_MB"
