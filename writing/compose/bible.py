@@ -129,13 +129,14 @@ def render_bible(bible: Bible, *, chinese: bool = False) -> str:
     if bible.is_empty():
         return ""
     colon = "：" if chinese else ":"
+    space = "" if chinese else " "  # a full-width colon carries its own space
     parts = [HEADER_ZH if chinese else HEADER]
     for name in FIELD_NAMES:
         text = getattr(bible, name)
         if not text:
             continue
         title = label(name, chinese=chinese)
-        parts.append(f"{title}{colon}\n{text}" if "\n" in text else f"{title}{colon} {text}")
+        parts.append(f"{title}{colon}\n{text}" if "\n" in text else f"{title}{colon}{space}{text}")
     return "\n".join(parts)
 
 
@@ -144,9 +145,9 @@ def bible_tokens(bible: Bible, count_tokens: Any, *, chinese: bool = False) -> i
     text = render_bible(bible, chinese=chinese)
     if not text:
         return 0
-    base = "You are a writer."
-    return int(count_tokens([{"role": "system", "content": f"{base}\n{text}"}])
-               - count_tokens([{"role": "system", "content": base}]))
+    base, ask = "You are a writer.", {"role": "user", "content": "Write."}  # engines count only answerable prompts
+    return int(count_tokens([{"role": "system", "content": f"{base}\n{text}"}, ask])
+               - count_tokens([{"role": "system", "content": base}, ask]))
 
 
 def with_bible(messages: Sequence[dict[str, str]], bible: Bible, *, chinese: bool = False) -> list[dict[str, str]]:
