@@ -60,11 +60,13 @@ from writing.engines.params import SamplingParams
 from writing.errors import StudioError
 from writing.ui import downloads
 from writing.ui.autosave import user_of
+from writing.ui.bible_panel import build_bible_panel
 from writing.ui.guard import admitted
 from writing.ui.i18n import t
 from writing.ui.longform_draft import DocumentDraft
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
+from writing.ui.word_budget import BudgetControls, final_note, progress_note
 
 if TYPE_CHECKING:
     from writing.library.store import Draft
@@ -96,10 +98,11 @@ class _StopFlags:
         return lambda: session in self._stopped
 
 
-def _brief(topic: str, audience: str, style: str, language: str, total_words: Any, sections: Any) -> Brief:
+def _brief(topic: str, audience: str, style: str, language: str, total_words: Any, sections: Any,
+           bible: Any = None) -> Brief:
     try:
         return make_brief(topic=topic, audience=audience, style=style, language=language or "auto",
-                          total_words=int(total_words or 0), sections=int(sections or 0))
+                          total_words=int(total_words or 0), sections=int(sections or 0), bible=bible or None)
     except (StudioError, ValueError, TypeError) as exc:
         raise gr.Error(str(exc)) from None
 
@@ -108,7 +111,8 @@ def _brief_or_none(*values: Any) -> Brief | None:
     """The brief fields as a Brief, or None while they are incomplete (views then skip the estimate)."""
     try:
         return make_brief(topic=values[0], audience=values[1], style=values[2], language=values[3] or "auto",
-                          total_words=int(values[4] or 0), sections=int(values[5] or 0))
+                          total_words=int(values[4] or 0), sections=int(values[5] or 0),
+                          bible=values[6] if len(values) > 6 and values[6] else None)
     except (StudioError, ValueError, TypeError):
         return None
 
@@ -165,7 +169,8 @@ class LongformTab:
                 with gr.Column(scale=3, min_width=460):
                     self._render_outline()
                     self._render_writing()
-        self.brief_inputs = [self.topic, self.audience, self.style, self.language, self.total_words, self.sections]
+        self.brief_inputs = [self.topic, self.audience, self.style, self.language, self.total_words, self.sections,
+                             self.bible.state]  # the story bible is part of the brief
         self.view_outputs = [self.table, self.doc_state, self.estimate_md, self.scores, self.document,
                              self.download]
 
@@ -179,6 +184,8 @@ class LongformTab:
             self.language = gr.Dropdown(LANGUAGES, value="auto", label=t("language"))
             self.sections = gr.Number(value=0, precision=0, minimum=0, maximum=40, label=t("lf_sections"))
         self.total_words = gr.Slider(500, 20000, value=3000, step=100, label=t("lf_total_words"))
+        self.bible = build_bible_panel(self.ctx, tab="longform", topic=self.topic, language=self.language,
+                                      source=self.doc_state)
         self.panel = build_sampling_panel(self.ctx, tab="longform")
         gr.Markdown(t("lf_tokens_note"), elem_classes="studio-note")
         with gr.Row():
@@ -206,6 +213,7 @@ class LongformTab:
         with gr.Row():
             self.expand_all = gr.Button(t("lf_expand"), variant="primary", elem_id="longform-expand")
             self.rewrite = gr.Checkbox(False, label=t("lf_rewrite"))
+        self.budget = BudgetControls().render()
         with gr.Row():
             self.regenerate = gr.Button(t("lf_regenerate"), size="sm", elem_id="longform-regenerate")
             self.extend = gr.Button(t("lf_continue"), size="sm", elem_id="longform-continue")
@@ -232,11 +240,13 @@ class LongformTab:
         # and the handler still yields its last state (finished sections + the partial one, the download).
         self.plan.click(self.make_outline, [*self.brief_inputs, self.doc_state, *sampling],
                         [self.raw, self.note, *self.view_outputs], **generating)
-        self.expand_all.click(self.write_all, [self.doc_state, self.doc_key, self.rewrite, *self.brief_inputs,
-                                               *sampling], write_outputs, **generating)
+        self.expand_all.click(self.write_all, [self.doc_state, self.doc_key, self.rewrite, self.budget.enabled,
+                                               *self.brief_inputs, *sampling], write_outputs, **generating)
         for button, mode in ((self.regenerate, "write"), (self.extend, "continue")):
-            button.click(self.write_one(mode), [self.doc_state, self.doc_key, self.number, *self.brief_inputs,
-                                                *sampling], write_outputs, **generating)
+            ran = button.click(self.write_one(mode), [self.doc_state, self.doc_key, self.number, *self.brief_inputs,
+                                                      *sampling], write_outputs, **generating)
+            self.budget.wire_single(ran, self.doc_state, self.number)  # proposes a rebalance; Apply applies it
+        self.budget.wire_apply(self.doc_state, self.brief_inputs, self.view_outputs, self.views, _brief_or_none)
         self.stop.click(self.halt, None, None, queue=False, **private)
         self.parse.click(self.reparse, [self.raw, *self.brief_inputs, self.doc_state],
                          [self.note, *self.view_outputs], queue=False, **private)
@@ -274,11 +284,11 @@ class LongformTab:
     # -- 1. outline ------------------------------------------------------------------------------------------
     # gradio injects `request` by its annotation, so every handler spells out the sampling values.
     def make_outline(self, topic: str, audience: str, style: str, language: str, total_words: float,
-                     sections: float, doc: Any, temperature: float, top_p: float, top_k: int, min_p: float,
+                     sections: float, bible: Any, doc: Any, temperature: float, top_p: float, top_k: int, min_p: float,
                      repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
         admitted(self.ctx, request)  # the rate limit first, then the sizes, then any work
-        brief = _brief(topic, audience, style, language, total_words, sections)
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         params = params_from(values).merged(max_new_tokens=outline_max_new_tokens(brief))
         reply, stats = "", None
@@ -302,8 +312,8 @@ class LongformTab:
         return (f"Parsed {len(outline.sections)} sections.", *self.views(outline, brief))
 
     def reparse(self, text: str, topic: str, audience: str, style: str, language: str, total_words: float,
-                sections: float, doc: Any) -> tuple[Any, ...]:
-        brief = _brief(topic, audience, style, language, total_words, sections)
+                sections: float, bible: Any, doc: Any) -> tuple[Any, ...]:
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         if not (text or "").strip():
             raise gr.Error("The outline text is empty: generate an outline or type one, one section per line.")
         return self.parsed(brief, text, doc)
@@ -342,10 +352,11 @@ class LongformTab:
         return outline.sections[_index(n, outline)].text
 
     def save_section(self, n: float, text: str, doc: Any, key: str | None, topic: str, audience: str, style: str,
-                     language: str, total_words: float, sections: float, request: gr.Request) -> tuple[Any, ...]:
+                     language: str, total_words: float, sections: float, bible: Any,
+                     request: gr.Request) -> tuple[Any, ...]:
         outline = _outline(doc)
         outline = edit_section(outline, _index(n, outline), text=text or "")
-        brief = _brief_or_none(topic, audience, style, language, total_words, sections)
+        brief = _brief_or_none(topic, audience, style, language, total_words, sections, bible)
         saved = self.document_draft(request, key, brief, outline)  # a hand edit is part of the document too
         saved.finish(outline, "done")
         return (*self.views(outline, brief), saved.key)
@@ -379,12 +390,14 @@ class LongformTab:
                   ) -> Iterator[tuple[Any, ...]]:
         last: Progress | None = None
         keep = gr.update()
+        notes: list[str] = []  # target rebalances made on the way (writing/ui/word_budget.py)
         try:
             for last in steps:
                 section = last.outline.sections[last.index]
                 saved.update(last.outline, force=last.finished)  # the one "longform" draft of this document
                 line = f"Section {last.index + 1}/{len(start.sections)} “{section.title}”: " \
-                       f"{meter(last.text, last.stats, running=not last.finished)} of {section.target:,}"
+                       f"{meter(last.text, last.stats, running=not last.finished)} of {section.target:,}" \
+                       f"{progress_note(last, notes)}"
                 yield (keep, last.outline.to_dict(), keep, report(last.outline).rows(), assemble(last.outline),
                        keep, saved.key, line)
         except StudioError as exc:
@@ -399,14 +412,14 @@ class LongformTab:
         total = report(final)
         ended = "Stopped: finished sections and the partial one are kept." if stopped else "Done."
         yield (*self.views(final, brief), saved.key, f"{ended} {total.words:,} of {total.target:,} words, "
-               f"length score {total.score:.0f}.")
+               f"length score {total.score:.0f}.{final_note(notes)}")
 
-    def write_all(self, doc: Any, key: str | None, redo: bool, topic: str, audience: str, style: str,
-                  language: str, total_words: float, sections: float, temperature: float, top_p: float, top_k: int,
-                  min_p: float, repetition_penalty: float, presence_penalty: float, max_new_tokens: int,
-                  seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def write_all(self, doc: Any, key: str | None, redo: bool, rebalance_on: bool, topic: str, audience: str,
+                  style: str, language: str, total_words: float, sections: float, bible: Any, temperature: float,
+                  top_p: float, top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
+                  max_new_tokens: int, seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         admitted(self.ctx, request)
-        brief = _brief(topic, audience, style, language, total_words, sections)
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         outline = _outline(doc)
         params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
                               max_new_tokens, seed))
@@ -416,16 +429,16 @@ class LongformTab:
         order = sections_to_write(outline, rewrite=bool(redo))
         steps = expand(self.streamer(request, outline, order, saved.key), brief, outline, params,
                        context=self.ctx.engine.context, count_tokens=self.ctx.engine.count_tokens,
-                       rewrite=bool(redo), should_stop=self.flags.check(session))
+                       rewrite=bool(redo), should_stop=self.flags.check(session), rebalance_targets=bool(rebalance_on))
         yield from self.run_steps(steps, brief, outline, saved)
 
     def write_one(self, mode: str) -> Callable[..., Iterator[tuple[Any, ...]]]:
         def run(doc: Any, key: str | None, n: float, topic: str, audience: str, style: str, language: str,
-                total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
-                repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
-                request: gr.Request) -> Iterator[tuple[Any, ...]]:
+                total_words: float, sections: float, bible: Any, temperature: float, top_p: float, top_k: int,
+                min_p: float, repetition_penalty: float, presence_penalty: float, max_new_tokens: int,
+                seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
             admitted(self.ctx, request)
-            brief = _brief(topic, audience, style, language, total_words, sections)
+            brief = _brief(topic, audience, style, language, total_words, sections, bible)
             outline = _outline(doc)
             index = _index(n, outline)
             params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
@@ -447,7 +460,7 @@ class LongformTab:
     # -- the Library's "Open in its tab" ---------------------------------------------------------------------
     def _register_openers(self) -> None:
         self.open_outputs = [self.raw, self.note, *self.view_outputs, self.doc_key, self.progress,
-                             self.section_text, self.number, self.by_hand, *self.brief_inputs]
+                             self.section_text, self.number, self.by_hand, *self.brief_inputs, *self.bible.shown[1:]]
         for kind, load in (("outline", self.open_outline), ("section", self.open_section),
                            ("longform", self.open_document)):
             self.ctx.openers.register(kind, tab_id="longform", outputs=self.open_outputs, load=load)
@@ -461,8 +474,9 @@ class LongformTab:
             brief = brief_from_dict(saved.meta.get("brief"))
         except StudioError:
             return None, {}
-        fields = dict(zip(self.brief_inputs, [brief.topic, brief.audience, brief.style, brief.language,
-                                              brief.total_words, brief.sections], strict=True))
+        fields = dict(zip(self.brief_inputs[:6], [brief.topic, brief.audience, brief.style, brief.language,
+                                                  brief.total_words, brief.sections], strict=True))
+        fields.update(self.bible.fill(brief.bible, chinese=brief.chinese))  # the document's own story bible
         if brief.language not in {value for _label, value in LANGUAGES}:
             del fields[self.language]  # an API client's language: the dropdown cannot show it
         return brief, fields
