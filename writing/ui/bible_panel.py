@@ -127,9 +127,9 @@ class BiblePanel:
         private: dict[str, Any] = {"api_visibility": "private"}
         lang = [self.topic, self.language]
         for box in self.fields:
-            # Every keystroke keeps the state current (the text as typed: nothing is lost or reformatted while
-            # typing); the cost is recounted for the last of a burst of keystrokes.
-            box.input(self.edited, [*self.fields, *lang], [self.state, self.cost], queue=False,
+            # Every change (typed, pasted, or filled by Apply / the Library) keeps the state current, as typed:
+            # nothing is reformatted under the writer's cursor; the cost is recounted for the last of a burst.
+            box.change(self.edited, [*self.fields, *lang], [self.state, self.cost], queue=False,
                       trigger_mode="always_last", **private)
         self.sheet.focus(self.sheets, None, self.sheet, queue=False, **private)
         self.save.click(self.save_sheet, [self.name, self.state], [self.sheet, self.message], queue=False, **private)
