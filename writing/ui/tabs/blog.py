@@ -112,11 +112,13 @@ def build_blog_tab(ctx: UIContext) -> None:
         return (text, meter(text, stats, running=False), text, revisions,
                 gr.update(value=path, interactive=path is not None), _history(revisions))
 
-    # Parameter names are the /blog API's argument names (gradio_client keyword arguments).
+    # Parameter names are the /blog API's argument names (gradio_client keyword arguments). story_bible (the
+    # panel's gr.State, the last input; not part of the API) comes after `request`, which gradio places by its
+    # annotation: a caller without a bible passes the request last as before.
     def write(topic: str, audience: str, tone: str, words: float, structure: list[str], language: str,
               temperature: float, top_p: float, top_k: int, min_p: float, repetition_penalty: float,
-              presence_penalty: float, max_new_tokens: int, seed: int | None, story_bible: Any = None,
-              request: gr.Request = None) -> Iterator[tuple[Any, ...]]:
+              presence_penalty: float, max_new_tokens: int, seed: int | None, request: gr.Request,
+              story_bible: Any = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)  # the rate limit before any work
         if not (topic or "").strip():
             raise gr.Error("Write a topic first: what is the post about?")
@@ -133,8 +135,8 @@ def build_blog_tab(ctx: UIContext) -> None:
 
     def extend_draft(current: str, revisions: list[str], temperature: float, top_p: float, top_k: int,
                      min_p: float, repetition_penalty: float, presence_penalty: float,
-                     max_new_tokens: int, seed: int | None, story_bible: Any = None,
-                     request: gr.Request = None) -> Iterator[tuple[Any, ...]]:
+                     max_new_tokens: int, seed: int | None, request: gr.Request,
+                     story_bible: Any = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)
         if not (current or "").strip():
             raise gr.Error("There is no draft to continue yet: generate one first.")
@@ -148,8 +150,8 @@ def build_blog_tab(ctx: UIContext) -> None:
 
     def revise_draft(instruction: str, current: str, revisions: list[str], temperature: float, top_p: float,
                      top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
-                     max_new_tokens: int, seed: int | None, story_bible: Any = None,
-                     request: gr.Request = None) -> Iterator[tuple[Any, ...]]:
+                     max_new_tokens: int, seed: int | None, request: gr.Request,
+                     story_bible: Any = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)
         if not (instruction or "").strip():
             raise gr.Error("Say how to change the draft, e.g. 'make it shorter'.")
