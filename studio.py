@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from writing.access.ratelimit import RateLimiter
 
     limiter = RateLimiter(limit=args.rate_limit, window_s=args.rate_window) if args.rate_limit else None
-    jobs = start_jobs(engine, store, max_section_tokens=args.max_section_tokens)
+    jobs = start_jobs(engine, store, max_section_tokens=args.max_section_tokens, revisions_keep=args.revisions_keep)
     app = build_app(UIContext(engine=engine, store=store, store_problem=store_problem, limiter=limiter,
                               banner=banner, jobs=jobs, revisions_keep=args.revisions_keep))
     print(f"[studio] serving on http://{args.host}:{args.port}"
@@ -180,14 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def start_jobs(engine, store, *, max_section_tokens: int | None):
+def start_jobs(engine, store, *, max_section_tokens: int | None, revisions_keep: int):
     """The background long-form jobs (they live in the drafts database: none without one). Jobs a killed
     studio left running become `interrupted`, offered for resuming."""
     if store is None:
         return None
     from writing.workspace.jobs import JobRunner
 
-    runner = JobRunner(engine, store, max_section_tokens=max_section_tokens)
+    runner = JobRunner(engine, store, max_section_tokens=max_section_tokens, revisions_keep=revisions_keep)
     interrupted = runner.start()
     if interrupted:
         print(f"[studio] {interrupted} background document job(s) were interrupted: resume them from the "

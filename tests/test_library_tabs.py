@@ -31,7 +31,7 @@ from writing.ui.context import UIContext
 from writing.ui.i18n import EN, ZH
 from writing.ui.tabs.library import Library
 
-BRIEF = ["Remote work", "managers", "practical", "English", 200, 0]
+BRIEF = ["Remote work", "managers", "practical", "English", 200, 0, {}]  # {}: an empty story bible
 SAMPLING = [1.0, 0.9, 40, 0.0, 1.0, 0.0, 64, 7]
 TYPED_OUTLINE = "# Remote\n## 1. Intro (50 words)\n- why\n## 2. Body (50 words)\n## 3. End\n"
 DAY = 24 * 3600
@@ -90,7 +90,7 @@ def test_the_long_form_document_is_one_draft_with_its_headings(studio, tmp_path:
     note, rows, doc, *_ = handler(app, "LongformTab.reparse")(TYPED_OUTLINE, *BRIEF, None)
     assert note == "Parsed 3 sections."
 
-    steps = list(handler(app, "write_all")(doc, None, False, *BRIEF, *SAMPLING, request))
+    steps = list(handler(app, "write_all")(doc, None, False, True, *BRIEF, *SAMPLING, request))
     rows, doc, _, _, document, _, key, line = steps[-1]
     assert line.startswith("Done.") and key
     assert all(step[6] == key for step in steps)  # the key travels with every update
@@ -145,12 +145,12 @@ def test_a_new_plan_is_a_new_document_and_stop_keeps_what_was_written(studio) ->
     request = gr.Request()
     reparse = handler(app, "LongformTab.reparse")
     _, _, doc, *_ = reparse(TYPED_OUTLINE, *BRIEF, None)
-    *_, key, _ = list(handler(app, "write_all")(doc, None, False, *BRIEF, *SAMPLING, request))[-1]
+    *_, key, _ = list(handler(app, "write_all")(doc, None, False, True, *BRIEF, *SAMPLING, request))[-1]
     # Same tab (same key), another plan: the first document's draft is left as it was.
     _, _, other, *_ = reparse("# Gardening\n## Soil (60 words)\n## Water (60 words)\n", *BRIEF, None)
     halt = handler(app, "LongformTab.halt")
     steps = []
-    for step in handler(app, "write_all")(other, key, False, *BRIEF, *SAMPLING, request):
+    for step in handler(app, "write_all")(other, key, False, True, *BRIEF, *SAMPLING, request):
         steps.append(step)
         if len(steps) == 2:
             press(halt, request)
@@ -218,13 +218,13 @@ def test_open_long_form_drafts_back_into_the_tab(studio) -> None:
     # A plan the writer typed (the tiny model's random reply rarely parses): parsed into the table on open.
     typed = store.create(user="local", kind="outline", title="Remote work", content=TYPED_OUTLINE, status="done",
                          meta={"brief": dict(zip(["topic", "audience", "style", "language", "total_words",
-                                                  "sections"], BRIEF, strict=True))})
+                                                  "sections"], BRIEF[:6], strict=True))})
     updates = open_in_tab(app, typed, request)
     assert [row[:3] for row in updates[table]] == [["Intro", "why", 50], ["Body", "", 50], ["End", "", 100]]
 
     # Write the document, then open it in a fresh tab state: the outline, texts and key come back.
     _, _, doc, *_ = handler(app, "LongformTab.reparse")(TYPED_OUTLINE, *BRIEF, None)
-    *_, final_doc, _, _, document, _, key, _ = list(handler(app, "write_all")(doc, None, False, *BRIEF, *SAMPLING,
+    *_, final_doc, _, _, document, _, key, _ = list(handler(app, "write_all")(doc, None, False, True, *BRIEF, *SAMPLING,
                                                                                request))[-1]
     [summary] = longform_drafts(store)
     updates = open_in_tab(app, summary.id, request)

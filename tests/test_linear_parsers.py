@@ -22,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from writing.compose.bible import clean_field
+from writing.compose.bible_suggest import parse_suggestions
 from writing.compose.language import is_chinese
 from writing.compose.longform import assemble, clean_section_text, lead
 from writing.compose.markdown import fences, heading, parse
@@ -84,6 +86,8 @@ PARSERS: dict[str, tuple[Callable[[str], Any], int]] = {
     "is_chinese": (is_chinese, 300),
     "safe_filename": (lambda text: safe_filename(text, "md"), 300),
     "clean_title": (clean_title, 300),
+    "bible suggestions": (parse_suggestions, 3000),  # one markdown heading check per short line
+    "bible clean_field": (clean_field, 300),
 }
 FLOOR_S = 0.05  # below this, timer and scheduler noise dominate
 

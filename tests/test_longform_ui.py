@@ -107,7 +107,7 @@ def test_ui_handlers_outline_edit_expand_stop(server) -> None:
 
     ui = _handlers(server.app)
     request = gr.Request()  # no session: every call shares the "no-session" key, as one browser tab would
-    brief = ["Remote work", "managers", "practical", "English", 200, 0]
+    brief = ["Remote work", "managers", "practical", "English", 200, 0, {}]  # {}: an empty story bible
     sampling = [1.0, 0.9, 40, 0.0, 1.0, 0.0, 64, 7]
     typed = "# Remote\n## 1. Intro (50 words)\n- why\n## 2. Body (50 words)\n## 3. End\n"
     note, rows, doc, *_ = ui["reparse"][0](typed, *brief, None)
@@ -117,7 +117,7 @@ def test_ui_handlers_outline_edit_expand_stop(server) -> None:
     rows, doc, estimate, *_ = ui["table_edited"][0](rows, doc, *brief)
     assert doc["sections"][2]["locked"] and "2 section(s)" in estimate
 
-    steps = list(ui["write_all"][0](doc, None, False, *brief, *sampling, request))  # None: no document draft yet
+    steps = list(ui["write_all"][0](doc, None, False, True, *brief, *sampling, request))  # None: no document draft yet
     rows, doc, _, scores, document, download, _doc_key, line = steps[-1]
     assert line.startswith("Done.")
     assert [bool(s["text"]) for s in doc["sections"]] == [True, True, False]

@@ -63,6 +63,14 @@ REWRITE_CONTEXT_CHARS = 1_500
 REVISIONS_KEEP_DEFAULT = 50
 REVISIONS_KEEP_ENV = "STUDIO_REVISIONS_KEEP"
 REVISIONS_KEEP_MAX = 10_000
+# A story bible (writing/compose/bible.py) is quoted whole in every section's prompt, never cut: its size is
+# capped per field and in all, and a bible that does not fit the section budget with the plan is a BudgetError.
+BIBLE_FIELD_MAX = 2_000  # characters of one named field (premise, style rules, glossary, ...)
+BIBLE_MAX_CHARS = 6_000  # characters of all fields together (~1,500 English tokens at most)
+STYLESHEET_NAME_MAX = 80  # characters of a style sheet's name
+STYLESHEETS_PER_USER = 200  # saved style sheets per user (each at most BIBLE_MAX_CHARS)
+SUGGEST_REPLY_MAX = 20_000  # characters of a "Suggest from text" reply the parser reads
+SUGGEST_ENTRIES_MAX = 60  # proposed entries shown for one suggestion
 
 DRAFT_MAX_CHARS = 4_000_000  # one draft's text; its metadata (e.g. a chat's messages) gets the same again
 # One HTTP request body, checked before gradio reads it (writing/ui/bodylimit.py): a whole draft, JSON-escaped

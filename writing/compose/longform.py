@@ -21,6 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from writing.compose.bible import EMPTY as EMPTY_BIBLE
+from writing.compose.bible import Bible, make_bible, render_bible, with_bible
+from writing.compose.budget import Rebalance, rebalance
 from writing.compose.language import is_chinese, wants_chinese
 from writing.compose.limits import SECTION_PROMPT_TOKENS, plan_char_limit
 from writing.compose.markdown import heading
@@ -62,6 +65,7 @@ class Brief:
     language: str = "auto"  # "auto": the language of the topic
     total_words: int = 3000
     sections: int = 0  # 0: the model decides
+    bible: Bible = EMPTY_BIBLE  # the story bible every section keeps to (writing/compose/bible.py)
 
     @property
     def chinese(self) -> bool:
@@ -69,11 +73,11 @@ class Brief:
 
     def to_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, "audience": self.audience, "style": self.style, "language": self.language,
-                "total_words": self.total_words, "sections": self.sections}
+                "total_words": self.total_words, "sections": self.sections, "bible": self.bible.to_dict()}
 
 
 def make_brief(*, topic: Any, audience: Any = "", style: Any = "", language: Any = "auto",
-               total_words: Any = 3000, sections: Any = 0) -> Brief:
+               total_words: Any = 3000, sections: Any = 0, bible: Any = None) -> Brief:
     """A Brief from untrusted input (UI fields or an API client); errors name the field."""
     texts = {}
     for name, value in (("topic", topic), ("audience", audience), ("style", style), ("language", language)):
@@ -89,7 +93,7 @@ def make_brief(*, topic: Any, audience: Any = "", style: Any = "", language: Any
     total = _whole(total_words, "total_words", MIN_TOTAL_WORDS, MAX_TOTAL_WORDS)
     count = _whole(sections or 0, "sections", 0, MAX_SECTIONS)
     return Brief(topic=texts["topic"], audience=texts["audience"], style=texts["style"],
-                 language=texts["language"] or "auto", total_words=total, sections=count)
+                 language=texts["language"] or "auto", total_words=total, sections=count, bible=make_bible(bible))
 
 
 def _whole(value: Any, name: str, low: int, high: int) -> int:
@@ -109,7 +113,8 @@ def _whole(value: Any, name: str, low: int, high: int) -> int:
 def brief_from_dict(data: Any) -> Brief:
     if not isinstance(data, dict):
         raise ParamError("brief", f"expected an object with a topic, got {type(data).__name__}")
-    unknown = set(data) - {"topic", "audience", "style", "language", "total_words", "sections"}
+    # "bible" is optional: briefs saved before the story bible existed load with an empty one.
+    unknown = set(data) - {"topic", "audience", "style", "language", "total_words", "sections", "bible"}
     if unknown:
         raise ParamError("brief", f"unknown field(s) {sorted(unknown)}")
     return make_brief(**data)
@@ -119,10 +124,11 @@ def brief_from_dict(data: Any) -> Brief:
 # Step 1: the outline
 
 def outline_messages(brief: Brief) -> Messages:
-    return render(
+    messages = render(
         "outline", topic=brief.topic, audience=brief.audience, style=brief.style, language=brief.language,
         total_words=brief.total_words, sections=brief.sections or "",
     )
+    return with_bible(messages, brief.bible, chinese=brief.chinese)  # the premise and facts shape the plan too
 
 
 def outline_from_reply(brief: Brief, reply: str) -> Outline:
@@ -264,17 +270,21 @@ def section_messages(brief: Brief, outline: Outline, index: int, *, mode: str = 
         raise ParamError("index", f"no section {index}; the outline has {len(outline.sections)} section(s)")
     budget = budget or PromptBudget()
     section = outline.sections[index]
+    bible = render_bible(brief.bible, chinese=brief.chinese)
     common = dict(
         topic=brief.topic, audience=brief.audience, style=brief.style, language=brief.language,
-        total_words=brief.total_words, outline=plan_text(outline), number=index + 1, title=section.title,
-        points=list(section.points), target=section.target,
+        total_words=brief.total_words, bible=bible, outline=plan_text(outline), number=index + 1,
+        title=section.title, points=list(section.points), target=section.target,
     )
+    # The bible is part of the fixed prefix: quoted whole, never shrunk like the summary and the tail.
+    fixed_parts = "the brief, the story bible and the outline" if bible else "the brief and the outline"
     # Characters before tokens: a brief + plan that no tokenizer could fit is refused without counting.
-    fixed = sum(len(part) for part in (brief.topic, brief.audience, brief.style, common["outline"], *section.points))
+    fixed = sum(len(part) for part in (brief.topic, brief.audience, brief.style, bible, common["outline"],
+                                       *section.points))
     if fixed > plan_char_limit(budget_tokens):
         raise BudgetError(
-            f"The brief and the outline alone have {fixed:,} characters, more than a prompt budget of "
-            f"{budget_tokens} tokens can hold. Shorten the key points or the outline, or start the studio with a "
+            f"{fixed_parts.capitalize()} alone have {fixed:,} characters, more than a prompt budget of "
+            f"{budget_tokens} tokens can hold. Shorten {_what_to_shorten(bool(bible))}, or start the studio with a "
             f"larger --context.")
     if mode == "write":
         previous = outline.sections[index - 1].text if index > 0 else ""
@@ -306,8 +316,8 @@ def section_messages(brief: Brief, outline: Outline, index: int, *, mode: str = 
             return messages
         if summary_chars == 0 and tail_chars == 0:
             raise BudgetError(
-                f"The brief and the outline alone take {used} tokens, above the prompt budget of {budget_tokens} "
-                f"for one section. Shorten the key points or the outline, lower the section's word target, or "
+                f"{fixed_parts.capitalize()} alone take {used} tokens, above the prompt budget of {budget_tokens} "
+                f"for one section. Shorten {_what_to_shorten(bool(bible))}, lower the section's word target, or "
                 f"start the studio with a larger --context."
             )
         if summary_chars <= summary_floor and tail_chars <= tail_floor:
@@ -319,6 +329,10 @@ def section_messages(brief: Brief, outline: Outline, index: int, *, mode: str = 
             summary_chars = max(summary_floor, int(summary_chars * ratio * 0.8))
         else:
             tail_chars = max(tail_floor, int(tail_chars * ratio * 0.9))  # strictly smaller: ratio < 1
+
+
+def _what_to_shorten(has_bible: bool) -> str:
+    return "the story bible, the key points or the outline" if has_bible else "the key points or the outline"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,6 +362,7 @@ class Progress:
     stats: GenerationStats | None = None
     finished: bool = False  # this section is complete (or stopped: see stopped)
     stopped: bool = False  # the writer pressed Stop; the partial text is kept in `outline`
+    rebalanced: Rebalance | None = None  # expand() moved the pending targets after this section (in `outline`)
 
 
 def clean_section_text(text: str, title: str) -> str:
@@ -422,19 +437,33 @@ def sections_to_write(outline: Outline, *, rewrite: bool = False) -> list[int]:
 def expand(stream: StreamFn, brief: Brief, outline: Outline, params: SamplingParams, *, context: int,
            count_tokens: TokenCounter = estimate_tokens, budget: PromptBudget | None = None,
            rewrite: bool = False, should_stop: Callable[[], bool] | None = None,
-           max_section_tokens: int | None = None) -> Iterator[Progress]:
-    """Write the sections one by one (locked ones skipped), streaming each. Stop keeps what is written."""
+           max_section_tokens: int | None = None, rebalance_targets: bool = True) -> Iterator[Progress]:
+    """Write the sections one by one (locked ones skipped), streaming each. Stop keeps what is written.
+
+    rebalance_targets (default on): when a section ends over or under its target, the sections still to
+    write in this run (unlocked, so never a locked or an untouched written one) absorb the difference so the
+    document's total holds (writing/compose/budget.py). The section's final Progress carries the change
+    (`rebalanced`, with `describe()` for the UI) and its outline the new targets, before the next section
+    starts. A stopped section changes nothing."""
     current = outline
-    for index in sections_to_write(outline, rewrite=rewrite):
+    order = sections_to_write(outline, rewrite=rewrite)
+    for position, index in enumerate(order):
         if should_stop is not None and should_stop():
             return
         last: Progress | None = None
-        for last in write_section(stream, brief, current, index, params, context=context,
+        for step in write_section(stream, brief, current, index, params, context=context,
                                   count_tokens=count_tokens, budget=budget,
                                   max_section_tokens=max_section_tokens):
-            yield last
+            if last is not None:
+                yield last
+            last = step
         if last is None:
             return
+        if rebalance_targets and last.finished and not last.stopped:
+            change = rebalance(last.outline, index, pending=order[position + 1:])
+            if change is not None:
+                last = replace(last, outline=change.outline, rebalanced=change)
+        yield last
         current = last.outline
         if last.stopped or (should_stop is not None and should_stop()):
             return
@@ -490,6 +519,7 @@ def estimate(brief: Brief, outline: Outline, *, stats: GenerationStats | None = 
     if indices:
         one = count_tokens(render("section", topic=brief.topic, audience=brief.audience, style=brief.style,
                                   language=brief.language, total_words=brief.total_words,
+                                  bible=render_bible(brief.bible, chinese=brief.chinese),
                                   outline=plan_text(outline), summary="", previous_tail="", number=1,
                                   title=outline.sections[indices[0]].title, points="", target=1))
         # Plus the summary and tail, which grow to their caps after the first sections.
@@ -523,11 +553,20 @@ class DocumentReport:
     sections: list[SectionReport] = field(default_factory=list)
     words: int = 0
     target: int = 0
-    score: float = 0.0
+    score: float = 0.0  # the whole document against the whole target (low while sections are unwritten)
+    written_target: int = 0  # the targets of the sections written so far
+    written_score: float = 0.0  # the written sections together against their targets
+
+    @property
+    def partial(self) -> bool:
+        written = sum(1 for r in self.sections if r.words > 0)
+        return 0 < written < len(self.sections)
 
     def rows(self) -> list[list[Any]]:
         rows = [[r.number, r.title, r.target, r.words, round(r.score, 1), "yes" if r.locked else ""]
                 for r in self.sections]
+        if self.partial:  # how the written part is doing, which the whole-document score cannot say yet
+            rows.append(["", "Written so far", self.written_target, self.words, round(self.written_score, 1), ""])
         rows.append(["", "Document", self.target, self.words, round(self.score, 1), ""])
         return rows
 
@@ -543,7 +582,9 @@ def report(outline: Outline) -> DocumentReport:
                                       length_score(section.target, words), section.locked))
     words = sum(r.words for r in sections)
     target = outline.total_target
-    return DocumentReport(sections, words, target, length_score(target, words) if target > 0 else 0.0)
+    written_target = sum(r.target for r in sections if r.words > 0)
+    return DocumentReport(sections, words, target, length_score(target, words) if target > 0 else 0.0,
+                          written_target, length_score(written_target, words) if written_target > 0 else 0.0)
 
 
 def assemble(outline: Outline) -> str:

@@ -37,7 +37,7 @@ from writing.compose.limits import quota_bytes as _quota_bytes
 from writing.compose.wordcount import count_words
 from writing.errors import StudioError
 
-KINDS = ("blog", "code", "chat", "outline", "section", "longform")
+KINDS = ("blog", "code", "chat", "outline", "section", "longform", "bible")  # bible: a "Suggest from text" reply
 STATUSES = ("streaming", "done", "stopped", "error")
 UNFINISHED = ("streaming", "stopped", "error")
 SCHEMA_VERSION = 3

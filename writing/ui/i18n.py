@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from writing.ui import presets_text
+from writing.ui import bible_text, presets_text
 
 EN: dict[str, str] = {
     "title": "Writing Studio",
@@ -265,8 +265,8 @@ ZH |= {
 }
 
 # The Presets tab's texts live in their own data file; the tables here win where both have a key.
-EN = {**presets_text.EN, **EN}
-ZH = {**presets_text.ZH, **ZH}
+EN = {**presets_text.EN, **bible_text.EN, **EN}
+ZH = {**presets_text.ZH, **bible_text.ZH, **ZH}
 I18N = gr.I18n(en=EN, zh=ZH, **{"zh-CN": ZH, "zh-Hans": ZH, "zh-SG": ZH})
 
 

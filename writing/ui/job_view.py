@@ -72,6 +72,8 @@ def progress_line(status: JobStatus) -> str:
         parts.append(f"about {duration(status.eta_seconds)} left")
     if status.resume_from is not None:
         parts.append(f"**Resume from section {status.resume_from}**")
+    if status.rebalanced:  # the newest move of the word budgets (every one is in the API's status)
+        parts.append(status.rebalanced[-1])
     return " · ".join(parts)
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from writing.compose.budget import rebalance
 from writing.compose.limits import JOBS_LIVE_PER_USER
 from writing.compose.longform import (
     Brief,
@@ -45,6 +46,7 @@ from writing.engines.base import Engine, GenerationStats
 from writing.engines.params import SamplingParams, make_params
 from writing.errors import BusyError, StudioError
 from writing.library.jobs import LIVE, RESUMABLE, Job, JobNotFound, JobStateError, JobStore, remaining
+from writing.library.revisions import DEFAULT_KEEP, Revisions, section_part
 from writing.library.store import DraftStore
 from writing.workspace.document import DocumentDraft
 
@@ -84,6 +86,7 @@ class _Live:
     version: int = 0  # raised by every change; followers wait for it to move
     error: str = ""
     saved_at: float = float("-inf")
+    rebalanced: list[str] = field(default_factory=list)  # one line per rebalance of the pending targets
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class JobStatus:
     outline: dict[str, Any]
     version: int
     stats: GenerationStats | None = None
+    rebalanced: tuple[str, ...] = ()  # word budgets moved after sections ran over/under (compose/budget.py)
 
     @property
     def live(self) -> bool:
@@ -124,7 +128,8 @@ class JobStatus:
                 "target_words": self.target, "tokens": self.tokens, "seconds": round(self.seconds, 2),
                 "tokens_per_second": None if self.tokens_per_second is None else round(self.tokens_per_second, 2),
                 "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 1),
-                "resume_from": self.resume_from, "error": self.error, "outline": self.outline}
+                "resume_from": self.resume_from, "error": self.error, "outline": self.outline,
+                "rebalanced": list(self.rebalanced)}
 
 
 def params_to_dict(params: SamplingParams) -> dict[str, Any]:
@@ -135,10 +140,12 @@ class JobRunner:
     """Owned by the studio: `start()` once (marks stale jobs interrupted, starts the worker), `close()` at exit."""
 
     def __init__(self, engine: Engine, store: DraftStore, *, max_section_tokens: int | None = None,
-                 save_every_s: float = SAVE_EVERY_S, live_per_user: int = JOBS_LIVE_PER_USER):
+                 save_every_s: float = SAVE_EVERY_S, live_per_user: int = JOBS_LIVE_PER_USER,
+                 revisions_keep: int = DEFAULT_KEEP):
         self.engine = engine
         self.store = store
         self.jobs = JobStore(store)
+        self.revisions = Revisions(store, keep=revisions_keep)  # a rewritten section's earlier text is kept
         self.max_section_tokens = max_section_tokens  # caps every section's new tokens (quick drafts, tests)
         self.save_every_s = save_every_s
         self.live_per_user = live_per_user
@@ -178,8 +185,11 @@ class JobRunner:
 
     # -- what pages and the API call -------------------------------------------------------------------------
     def start_job(self, *, user: str, brief: Brief, outline: Outline, params: SamplingParams, rewrite: bool = False,
-                  doc: str | None = None) -> JobStatus:
+                  doc: str | None = None, rebalance_targets: bool = True) -> JobStatus:
         """Queue a job writing the outline's unlocked sections (empty ones, or all with `rewrite`).
+
+        `rebalance_targets` (the tab's "Keep the total"): after a section that ran over or under its target,
+        the sections this job still has to write share the difference (writing/compose/budget.py).
 
         Refused before anything is queued: over the user's cap of live jobs, nothing to write, or a first
         section whose prompt cannot fit the budget (checked without calling the model)."""
@@ -192,7 +202,7 @@ class JobRunner:
         draft = DocumentDraft(self.store, user=user, key=doc, session="job", brief=brief, outline=outline,
                               every_s=self.save_every_s)
         spec = {"brief": brief.to_dict(), "params": params_to_dict(params), "order": order, "rewrite": bool(rewrite),
-                "doc": draft.key, "title": outline.title}
+                "doc": draft.key, "title": outline.title, "rebalance": bool(rebalance_targets)}
         progress = self._progress_of(outline, done=[], current=None, partial=False, tokens=0, seconds=0.0,
                                      doc=draft.key)
         job = self.jobs.create(user=user, spec=spec, progress=progress, draft_id=draft.draft_id)
@@ -373,6 +383,8 @@ class JobRunner:
             live.version += 1
             self._changed.notify_all()
         self._save(live, state="running", force=True)
+        if mode == "write":
+            self._keep_earlier_text(live, index)
         stream = engine_streamer(self.engine, cancel)
         started = time.perf_counter()
         last = None
@@ -398,6 +410,11 @@ class JobRunner:
             if not last.stopped:
                 live.done.append(index)
                 live.current, live.partial, live.text = None, False, ""
+                if live.job.spec.get("rebalance", True):
+                    change = rebalance(live.outline, index, pending=remaining(live.order, live.done))
+                    if change is not None:  # before the next section's prompt quotes the plan
+                        live.outline = change.outline
+                        live.rebalanced.append(change.describe())
             request = live.request
             live.version += 1
             self._changed.notify_all()
@@ -408,11 +425,26 @@ class JobRunner:
         else:
             self._save(live, force=True)
 
+    def _keep_earlier_text(self, live: _Live, index: int) -> None:
+        """A section rewritten by the job (“rewrite written sections”): its text so far becomes a revision of
+        the document (writing/library/revisions.py), as a Regenerate in the page keeps it. Never raises."""
+        text = live.outline.sections[index].text
+        if not text.strip():
+            return
+        try:
+            if live.draft.draft_id is None:
+                live.draft.update(live.outline, force=True)
+            if live.draft.draft_id is not None:
+                self.revisions.record(user=live.job.user, draft_id=live.draft.draft_id,
+                                      part=section_part(live.outline, index), content=text, cause="regenerate")
+        except StudioError as exc:  # a full disk: the writing goes on, the page shows it
+            live.error = f"could not keep the earlier text of section {index + 1}: {exc}"
+
     # -- saving ---------------------------------------------------------------------------------------------
     def _progress_of(self, outline: Outline, *, done: list[int], current: int | None, partial: bool, tokens: int,
-                     seconds: float, doc: str) -> dict[str, Any]:
+                     seconds: float, doc: str, rebalanced: list[str] = ()) -> dict[str, Any]:
         return {"outline": outline.to_dict(), "done": list(done), "current": current, "partial": partial,
-                "tokens": tokens, "seconds": round(seconds, 3), "doc": doc}
+                "tokens": tokens, "seconds": round(seconds, 3), "doc": doc, "rebalanced": list(rebalanced)}
 
     def _save(self, live: _Live, *, state: str | None = None, force: bool = False, error: str | None = None) -> None:
         """Progress into the job's row and the document into its draft: every save_every_s, or now (`force`)."""
@@ -426,9 +458,10 @@ class JobRunner:
             seconds = live.seconds + (time.perf_counter() - stats.started_at
                                       if stats is not None and stats.started_at is not None else 0.0)
             outline, done, current, partial = live.outline, list(live.done), live.current, live.partial
+            rebalanced = list(live.rebalanced)
         live.draft.update(outline, force=True)  # a Library edit since is kept: the draft forks (DocumentDraft)
         progress = self._progress_of(outline, done=done, current=current, partial=partial, tokens=tokens,
-                                     seconds=seconds, doc=live.draft.key)
+                                     seconds=seconds, doc=live.draft.key, rebalanced=rebalanced)
         try:
             live.job = self.jobs.update(live.job.id, user=live.job.user, state=state, progress=progress,
                                         draft_id=live.draft.draft_id, error=error)
@@ -494,7 +527,7 @@ class JobRunner:
         return _Live(job=job, brief=brief, params=params, outline=outline, order=job.order, done=job.done,
                      current=current, partial=bool(job.progress.get("partial")) and current is not None,
                      tokens=int(job.progress.get("tokens") or 0), seconds=float(job.progress.get("seconds") or 0.0),
-                     state="queued", draft=draft)
+                     state="queued", draft=draft, rebalanced=_lines(job.progress.get("rebalanced")))
 
     def _snapshot(self, live: _Live) -> JobStatus:
         """Under self._lock."""
@@ -506,7 +539,7 @@ class JobRunner:
                             current=live.current, text=live.text, tokens=tokens, seconds=seconds,
                             measured=(live.tokens, live.seconds), running_tokens=tokens - live.tokens,
                             error=live.error, version=live.version, stats=stats, brief=live.brief,
-                            draft_id=live.draft.draft_id, doc=live.draft.key)
+                            draft_id=live.draft.draft_id, doc=live.draft.key, rebalanced=tuple(live.rebalanced))
 
     def _stored(self, job: Job) -> JobStatus:
         try:
@@ -520,12 +553,13 @@ class JobRunner:
         text = outline.sections[current].text if current is not None and current < len(outline.sections) else ""
         return self._status(job, state=job.state, outline=outline, order=job.order, done=job.done, current=current,
                             text=text, tokens=tokens, seconds=seconds, measured=(tokens, seconds), running_tokens=0,
-                            error=job.error, version=-2, stats=None, brief=brief, draft_id=job.draft_id, doc=job.doc)
+                            error=job.error, version=-2, stats=None, brief=brief, draft_id=job.draft_id, doc=job.doc,
+                            rebalanced=tuple(_lines(job.progress.get("rebalanced"))))
 
     def _status(self, job: Job, *, state: str, outline: Outline, order: list[int], done: list[int],
                 current: int | None, text: str, tokens: int, seconds: float, measured: tuple[int, float],
                 running_tokens: int, error: str, version: int, stats: GenerationStats | None, brief: Brief | None,
-                draft_id: str | None, doc: str | None) -> JobStatus:
+                draft_id: str | None, doc: str | None, rebalanced: tuple[str, ...] = ()) -> JobStatus:
         finished = len([i for i in order if i in set(done)])
         speed = eta = None
         measured_tokens, measured_seconds = measured
@@ -541,7 +575,8 @@ class JobRunner:
             sections_done=finished, current=current + 1 if valid else None,
             current_title=outline.sections[current].title if valid else "", text=text, words=document.words,
             target=document.target, tokens=tokens, seconds=seconds, tokens_per_second=speed, eta_seconds=eta,
-            resume_from=resume_from, error=error, outline=outline.to_dict(), version=version, stats=stats)
+            resume_from=resume_from, error=error, outline=outline.to_dict(), version=version, stats=stats,
+            rebalanced=rebalanced)
 
     def _remaining_tokens(self, brief: Brief | None, outline: Outline, left: list[int], running_tokens: int) -> float:
         """New tokens the sections left will take, as the job sizes them (word target, capped)."""
@@ -560,3 +595,8 @@ class JobRunner:
 
 
 __all__ = ["JobLimitError", "JobNotFound", "JobRunner", "JobStateError", "JobStatus", "params_to_dict"]
+
+
+def _lines(value: Any) -> list[str]:
+    """The rebalance lines saved in a job's progress (text only; anything else in an old row is dropped)."""
+    return [line for line in value if isinstance(line, str)] if isinstance(value, list) else []

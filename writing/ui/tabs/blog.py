@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from writing.compose.bible import with_bible
 from writing.compose.language import wants_chinese
 from writing.compose.prompts import render
 from writing.ui import downloads
+from writing.ui.bible_panel import bible_of, build_bible_panel
 from writing.ui.blog_workspace import BlogWorkspace, run_keeper
 from writing.ui.guard import BoundedSlider, admitted  # API input: errors name the field
 from writing.ui.i18n import t
@@ -85,6 +87,7 @@ def build_blog_tab(ctx: UIContext) -> None:
                 words = BoundedSlider(100, 4000, value=DEFAULT_WORDS, step=50, label=t("words"), elem_id="blog-words")
                 structure = gr.CheckboxGroup(list(STRUCTURE), value=["Sections", "Summary"], label=t("structure"))
                 language = gr.Dropdown(LANGUAGE_CHOICES, value="auto", label=t("language"))
+                bible = build_bible_panel(ctx, tab="blog", topic=topic, language=language, source=draft_state)
                 panel = build_sampling_panel(ctx, tab="blog", max_new_tokens=tokens_for(DEFAULT_WORDS))
                 with gr.Row():
                     generate = gr.Button(t("generate"), variant="primary", elem_id="blog-generate")
@@ -118,36 +121,44 @@ def build_blog_tab(ctx: UIContext) -> None:
         path = write_markdown(text, title_of(text)) if text.strip() else None
         return text, meter(text, None, running=False), text, gr.update(value=path, interactive=path is not None)
 
-    # Parameter names are the /blog API's argument names (gradio_client keyword arguments).
+    # Parameter names are the /blog API's argument names (gradio_client keyword arguments). story_bible (the
+    # panel's gr.State, the last input; not part of the API) comes after `request`, which gradio places by its
+    # annotation: a caller without a bible passes the request last as before.
     def write(topic: str, audience: str, tone: str, words: float, structure: list[str], language: str,
               temperature: float, top_p: float, top_k: int, min_p: float, repetition_penalty: float,
-              presence_penalty: float, max_new_tokens: int, seed: int | None,
-              request: gr.Request, current: str = "", post: str | None = None,
+              presence_penalty: float, max_new_tokens: int, seed: int | None, request: gr.Request,
+              story_bible: Any = None, current: str = "", post: str | None = None,
               cause: str | None = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)  # the rate limit before any work
         if not (topic or "").strip():
             raise gr.Error("Write a topic first: what is the post about?")
         chinese = wants_chinese(language, topic)
-        messages = render("blog", topic=topic, audience=audience or "", tone=tone or "",
-                          words=int(words or DEFAULT_WORDS), structure=brief_structure(structure, chinese=chinese),
-                          language=language or "auto")
+        applied = bible_of(story_bible)  # the story bible / style sheet, in the system message
+        messages = with_bible(render("blog", topic=topic, audience=audience or "", tone=tone or "",
+                                     words=int(words or DEFAULT_WORDS),
+                                     structure=brief_structure(structure, chinese=chinese),
+                                     language=language or "auto"), applied, chinese=chinese)
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
-        brief = {"topic": topic, "audience": audience or "", "tone": tone or ""}  # for "Open in its tab"
+        brief = {"topic": topic, "audience": audience or "", "tone": tone or "",  # for "Open in its tab"
+                 "bible": applied.to_dict()}
         yield from _run(messages, values, request, title=topic.strip()[:80], prefix="", revisions=[], meta=brief,
                         keeper=run_keeper(ctx, request, post, current, cause))
 
     def regenerate_post(request: gr.Request, current: str, post: str | None, *values: Any
                         ) -> Iterator[tuple[Any, ...]]:  # request first: gradio inserts it at its place
-        yield from write(*values, request=request, current=current, post=post, cause="regenerate")
+        *fields, story_bible = values  # the brief's inputs end with the story bible's state
+        yield from write(*fields, request=request, story_bible=story_bible, current=current, post=post,
+                         cause="regenerate")
 
     def extend_draft(current: str, revisions: list[str], post: str | None, temperature: float, top_p: float, top_k: int,
                      min_p: float, repetition_penalty: float, presence_penalty: float,
-                     max_new_tokens: int, seed: int | None,
-                     request: gr.Request) -> Iterator[tuple[Any, ...]]:
+                     max_new_tokens: int, seed: int | None, request: gr.Request,
+                     story_bible: Any = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)
         if not (current or "").strip():
             raise gr.Error("There is no draft to continue yet: generate one first.")
-        messages = render("blog_continue", draft=current)
+        messages = with_bible(render("blog_continue", draft=current), bible_of(story_bible),
+                              chinese=wants_chinese("auto", current))
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         glue = "" if current.endswith(("\n", " ")) else "\n\n" if current.rstrip().endswith((".", "!", "?", "。")) \
             else " "
@@ -157,8 +168,8 @@ def build_blog_tab(ctx: UIContext) -> None:
     def revise_draft(instruction: str, current: str, revisions: list[str], post: str | None, temperature: float,
                      top_p: float,
                      top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
-                     max_new_tokens: int, seed: int | None,
-                     request: gr.Request) -> Iterator[tuple[Any, ...]]:
+                     max_new_tokens: int, seed: int | None, request: gr.Request,
+                     story_bible: Any = None) -> Iterator[tuple[Any, ...]]:
         admitted(ctx, request)
         if not (instruction or "").strip():
             raise gr.Error("Say how to change the draft, e.g. 'make it shorter'.")
@@ -170,7 +181,8 @@ def build_blog_tab(ctx: UIContext) -> None:
         if earlier:
             asked = (f"{asked}\n\n(Earlier requests, already applied — keep them: "
                      + "; ".join(earlier) + ")")
-        messages = render("blog_revise", draft=current, instruction=asked)
+        messages = with_bible(render("blog_revise", draft=current, instruction=asked), bible_of(story_bible),
+                              chinese=wants_chinese("auto", current))
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         revised = [*earlier, instruction.strip()]
         yield from _run(messages, values, request, title=title_of(current), prefix="", revisions=revised,
@@ -192,7 +204,7 @@ def build_blog_tab(ctx: UIContext) -> None:
     async def halt(request: gr.Request) -> None:
         await stop_everything(ctx, request)  # the running generation, and one still waiting in the queue
 
-    brief = [topic, audience, tone, words, structure, language, *panel.inputs]
+    brief = [topic, audience, tone, words, structure, language, *panel.inputs, bible.state]
     common = dict(concurrency_id=MODEL_QUEUE, show_progress="minimal")
     workspace.wire(post=post_state, draft_state=draft_state, present=present,
                    present_outputs=[draft, progress, draft_state, download], sampling=panel.inputs, title=title_of)
@@ -200,12 +212,12 @@ def build_blog_tab(ctx: UIContext) -> None:
     follow(generate.click(write, brief, outputs, api_name="blog", **common))
     follow(regenerate.click(regenerate_post, [draft_state, post_state, *brief], outputs, api_visibility="private",
                             **common))
-    follow(extend.click(extend_draft, [draft_state, revisions_state, post_state, *panel.inputs], outputs,
-                        api_name="blog_continue", **common))
-    follow(revise.click(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs], outputs,
-                        api_name="blog_revise", **common))
-    follow(followup.submit(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs],
-                           outputs, api_visibility="private", **common))
+    follow(extend.click(extend_draft, [draft_state, revisions_state, post_state, *panel.inputs, bible.state],
+                        outputs, api_name="blog_continue", **common))
+    follow(revise.click(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs,
+                                       bible.state], outputs, api_name="blog_revise", **common))
+    follow(followup.submit(revise_draft, [followup, draft_state, revisions_state, post_state, *panel.inputs,
+                                          bible.state], outputs, api_visibility="private", **common))
     # No `cancels=`: the run's generator then ends by itself within a decode step and its last update
     # (meter "stopped", the draft kept for Continue/Revise/Download) always reaches the page.
     stop.click(halt, None, None, queue=False, api_visibility="private")

@@ -60,12 +60,14 @@ from writing.engines.params import SamplingParams
 from writing.errors import StudioError
 from writing.ui import downloads, job_view
 from writing.ui.autosave import user_of
+from writing.ui.bible_panel import build_bible_panel
 from writing.ui.guard import admitted
 from writing.ui.i18n import t
 from writing.ui.revision_keeper import keep_section
 from writing.ui.sampling import build_sampling_panel, params_from
 from writing.ui.section_workspace import SectionWorkspace
 from writing.ui.streaming import MODEL_QUEUE, meter, session_of, stop_everything, stream_reply
+from writing.ui.word_budget import BudgetControls, final_note, progress_note
 from writing.workspace.document import DocumentDraft
 
 if TYPE_CHECKING:
@@ -98,10 +100,11 @@ class _StopFlags:
         return lambda: session in self._stopped
 
 
-def _brief(topic: str, audience: str, style: str, language: str, total_words: Any, sections: Any) -> Brief:
+def _brief(topic: str, audience: str, style: str, language: str, total_words: Any, sections: Any,
+           bible: Any = None) -> Brief:
     try:
         return make_brief(topic=topic, audience=audience, style=style, language=language or "auto",
-                          total_words=int(total_words or 0), sections=int(sections or 0))
+                          total_words=int(total_words or 0), sections=int(sections or 0), bible=bible or None)
     except (StudioError, ValueError, TypeError) as exc:
         raise gr.Error(str(exc)) from None
 
@@ -110,7 +113,8 @@ def _brief_or_none(*values: Any) -> Brief | None:
     """The brief fields as a Brief, or None while they are incomplete (views then skip the estimate)."""
     try:
         return make_brief(topic=values[0], audience=values[1], style=values[2], language=values[3] or "auto",
-                          total_words=int(values[4] or 0), sections=int(values[5] or 0))
+                          total_words=int(values[4] or 0), sections=int(values[5] or 0),
+                          bible=values[6] if len(values) > 6 and values[6] else None)
     except (StudioError, ValueError, TypeError):
         return None
 
@@ -169,7 +173,8 @@ class LongformTab:
                 with gr.Column(scale=3, min_width=460):
                     self._render_outline()
                     self._render_writing()
-        self.brief_inputs = [self.topic, self.audience, self.style, self.language, self.total_words, self.sections]
+        self.brief_inputs = [self.topic, self.audience, self.style, self.language, self.total_words, self.sections,
+                             self.bible.state]  # the story bible is part of the brief
         self.view_outputs = [self.table, self.doc_state, self.estimate_md, self.scores, self.document,
                              self.download]
 
@@ -183,6 +188,8 @@ class LongformTab:
             self.language = gr.Dropdown(LANGUAGES, value="auto", label=t("language"))
             self.sections = gr.Number(value=0, precision=0, minimum=0, maximum=40, label=t("lf_sections"))
         self.total_words = gr.Slider(500, 20000, value=3000, step=100, label=t("lf_total_words"))
+        self.bible = build_bible_panel(self.ctx, tab="longform", topic=self.topic, language=self.language,
+                                      source=self.doc_state)
         self.panel = build_sampling_panel(self.ctx, tab="longform")
         gr.Markdown(t("lf_tokens_note"), elem_classes="studio-note")
         with gr.Row():
@@ -214,6 +221,7 @@ class LongformTab:
             self.pause = gr.Button(t("lf_pause"), size="sm", elem_id="longform-pause")
             self.resume = gr.Button(t("lf_resume"), size="sm", elem_id="longform-resume")
         self.job_id = gr.State(None)  # the background job this page shows (ui/job_view.py)
+        self.budget = BudgetControls().render()
         with gr.Row():
             self.regenerate = gr.Button(t("lf_regenerate"), size="sm", elem_id="longform-regenerate")
             self.extend = gr.Button(t("lf_continue"), size="sm", elem_id="longform-continue")
@@ -243,13 +251,15 @@ class LongformTab:
         self.plan.click(self.make_outline, [*self.brief_inputs, self.doc_state, *sampling],
                         [self.raw, self.note, *self.view_outputs], **generating)
         if job_view.runner_of(self.ctx) is None:  # no drafts database: written in the page, as before
-            self.expand_all.click(self.write_all, [self.doc_state, self.doc_key, self.rewrite, *self.brief_inputs,
-                                                   *sampling], write_outputs, **generating)
+            self.expand_all.click(self.write_all, [self.doc_state, self.doc_key, self.rewrite, self.budget.enabled,
+                                                   *self.brief_inputs, *sampling], write_outputs, **generating)
         else:
             self._setup_job_events(write_outputs, sampling, private)
         for button, mode in ((self.regenerate, "write"), (self.extend, "continue")):
-            button.click(self.write_one(mode), [self.doc_state, self.doc_key, self.number, *self.brief_inputs,
-                                                *sampling], write_outputs, **generating)
+            ran = button.click(self.write_one(mode), [self.doc_state, self.doc_key, self.number, *self.brief_inputs,
+                                                      *sampling], write_outputs, **generating)
+            self.budget.wire_single(ran, self.doc_state, self.number)  # proposes a rebalance; Apply applies it
+        self.budget.wire_apply(self.doc_state, self.brief_inputs, self.view_outputs, self.views, _brief_or_none)
         self.stop.click(self.halt, self.job_id, None, queue=False, **private)
         self.parse.click(self.reparse, [self.raw, *self.brief_inputs, self.doc_state],
                          [self.note, *self.view_outputs], queue=False, **private)
@@ -288,11 +298,11 @@ class LongformTab:
     # -- 1. outline ------------------------------------------------------------------------------------------
     # gradio injects `request` by its annotation, so every handler spells out the sampling values.
     def make_outline(self, topic: str, audience: str, style: str, language: str, total_words: float,
-                     sections: float, doc: Any, temperature: float, top_p: float, top_k: int, min_p: float,
+                     sections: float, bible: Any, doc: Any, temperature: float, top_p: float, top_k: int, min_p: float,
                      repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
                      request: gr.Request) -> Iterator[tuple[Any, ...]]:
         admitted(self.ctx, request)  # the rate limit first, then the sizes, then any work
-        brief = _brief(topic, audience, style, language, total_words, sections)
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         values = (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, max_new_tokens, seed)
         params = params_from(values).merged(max_new_tokens=outline_max_new_tokens(brief))
         reply, stats = "", None
@@ -316,8 +326,8 @@ class LongformTab:
         return (f"Parsed {len(outline.sections)} sections.", *self.views(outline, brief))
 
     def reparse(self, text: str, topic: str, audience: str, style: str, language: str, total_words: float,
-                sections: float, doc: Any) -> tuple[Any, ...]:
-        brief = _brief(topic, audience, style, language, total_words, sections)
+                sections: float, bible: Any, doc: Any) -> tuple[Any, ...]:
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         if not (text or "").strip():
             raise gr.Error("The outline text is empty: generate an outline or type one, one section per line.")
         return self.parsed(brief, text, doc)
@@ -356,9 +366,10 @@ class LongformTab:
         return outline.sections[_index(n, outline)].text
 
     def save_section(self, n: float, text: str, doc: Any, key: str | None, topic: str, audience: str, style: str,
-                     language: str, total_words: float, sections: float, request: gr.Request) -> tuple[Any, ...]:
+                     language: str, total_words: float, sections: float, bible: Any,
+                     request: gr.Request) -> tuple[Any, ...]:
         return self.replace_section(request, n, text, doc, key, topic, audience, style, language, total_words,
-                                    sections, cause="edit")
+                                    sections, bible, cause="edit")
 
     def replace_section(self, request: gr.Request, n: Any, text: str, doc: Any, key: str | None, *brief_values: Any,
                         cause: str | None = None) -> tuple[Any, ...]:
@@ -402,12 +413,14 @@ class LongformTab:
                   ) -> Iterator[tuple[Any, ...]]:
         last: Progress | None = None
         keep = gr.update()
+        notes: list[str] = []  # target rebalances made on the way (writing/ui/word_budget.py)
         try:
             for last in steps:
                 section = last.outline.sections[last.index]
                 saved.update(last.outline, force=last.finished)  # the one "longform" draft of this document
                 line = f"Section {last.index + 1}/{len(start.sections)} “{section.title}”: " \
-                       f"{meter(last.text, last.stats, running=not last.finished)} of {section.target:,}"
+                       f"{meter(last.text, last.stats, running=not last.finished)} of {section.target:,}" \
+                       f"{progress_note(last, notes)}"
                 yield (keep, last.outline.to_dict(), keep, report(last.outline).rows(), assemble(last.outline),
                        keep, saved.key, line)
         except StudioError as exc:
@@ -422,14 +435,14 @@ class LongformTab:
         total = report(final)
         ended = "Stopped: finished sections and the partial one are kept." if stopped else "Done."
         yield (*self.views(final, brief), saved.key, f"{ended} {total.words:,} of {total.target:,} words, "
-               f"length score {total.score:.0f}.")
+               f"length score {total.score:.0f}.{final_note(notes)}")
 
-    def write_all(self, doc: Any, key: str | None, redo: bool, topic: str, audience: str, style: str,
-                  language: str, total_words: float, sections: float, temperature: float, top_p: float, top_k: int,
-                  min_p: float, repetition_penalty: float, presence_penalty: float, max_new_tokens: int,
-                  seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def write_all(self, doc: Any, key: str | None, redo: bool, rebalance_on: bool, topic: str, audience: str,
+                  style: str, language: str, total_words: float, sections: float, bible: Any, temperature: float,
+                  top_p: float, top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
+                  max_new_tokens: int, seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         admitted(self.ctx, request)
-        brief = _brief(topic, audience, style, language, total_words, sections)
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         outline = _outline(doc)
         params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
                               max_new_tokens, seed))
@@ -439,16 +452,16 @@ class LongformTab:
         order = sections_to_write(outline, rewrite=bool(redo))
         steps = expand(self.streamer(request, outline, order, saved.key), brief, outline, params,
                        context=self.ctx.engine.context, count_tokens=self.ctx.engine.count_tokens,
-                       rewrite=bool(redo), should_stop=self.flags.check(session))
+                       rewrite=bool(redo), should_stop=self.flags.check(session), rebalance_targets=bool(rebalance_on))
         yield from self.run_steps(steps, brief, outline, saved)
 
     def write_one(self, mode: str) -> Callable[..., Iterator[tuple[Any, ...]]]:
         def run(doc: Any, key: str | None, n: float, topic: str, audience: str, style: str, language: str,
-                total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
-                repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
-                request: gr.Request) -> Iterator[tuple[Any, ...]]:
+                total_words: float, sections: float, bible: Any, temperature: float, top_p: float, top_k: int,
+                min_p: float, repetition_penalty: float, presence_penalty: float, max_new_tokens: int,
+                seed: int | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
             admitted(self.ctx, request)
-            brief = _brief(topic, audience, style, language, total_words, sections)
+            brief = _brief(topic, audience, style, language, total_words, sections, bible)
             outline = _outline(doc)
             index = _index(n, outline)
             params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
@@ -474,27 +487,28 @@ class LongformTab:
         """Write all = a job; whatever sets `job_id` (starting one, page load, the Library's Open) follows it."""
         following = {"concurrency_id": job_view.FOLLOW_QUEUE, "concurrency_limit": None, "show_progress": "hidden",
                      **private}
-        self.expand_all.click(self.start_job, [self.doc_state, self.doc_key, self.rewrite, *self.brief_inputs,
-                                               *sampling], [self.job_id, self.note], **private)
+        self.expand_all.click(self.start_job, [self.doc_state, self.doc_key, self.rewrite, self.budget.enabled,
+                                               *self.brief_inputs, *sampling], [self.job_id, self.note], **private)
         self.job_id.change(self.follow_job, self.job_id, write_outputs, trigger_mode="multiple", **following)
         self.pause.click(self.pause_job, self.job_id, self.note, queue=False, **private)
         self.resume.click(self.resume_job, self.job_id, self.note, **private).success(
             self.follow_job, self.job_id, write_outputs, trigger_mode="multiple", **following)
-        gr.on(None, self.reattach, None, [self.job_id, self.note, *self.brief_inputs], **private)
+        gr.on(None, self.reattach, None, [self.job_id, self.note, *self.brief_inputs, *self.bible.shown[1:]],
+              **private)
 
-    def start_job(self, doc: Any, key: str | None, redo: bool, topic: str, audience: str, style: str, language: str,
-                  total_words: float, sections: float, temperature: float, top_p: float, top_k: int, min_p: float,
-                  repetition_penalty: float, presence_penalty: float, max_new_tokens: int, seed: int | None,
-                  request: gr.Request) -> tuple[Any, ...]:
+    def start_job(self, doc: Any, key: str | None, redo: bool, rebalance_on: bool, topic: str, audience: str,
+                  style: str, language: str, total_words: float, sections: float, bible: Any, temperature: float,
+                  top_p: float, top_k: int, min_p: float, repetition_penalty: float, presence_penalty: float,
+                  max_new_tokens: int, seed: int | None, request: gr.Request) -> tuple[Any, ...]:
         admitted(self.ctx, request)  # the rate limit first, then the sizes, then the job cap and the prompt budget
-        brief = _brief(topic, audience, style, language, total_words, sections)
+        brief = _brief(topic, audience, style, language, total_words, sections, bible)
         outline = _outline(doc)
         params = params_from((temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
                               max_new_tokens, seed))
         runner = job_view.runner_of(self.ctx)
         try:
             status = runner.start_job(user=user_of(self.ctx, request), brief=brief, outline=outline, params=params,
-                                      rewrite=bool(redo), doc=key)
+                                      rewrite=bool(redo), doc=key, rebalance_targets=bool(rebalance_on))
         except StudioError as exc:
             raise gr.Error(str(exc)) from None
         return status.id, (f"Writing {status.sections_total} section(s) in the background: you can close this page "
@@ -545,7 +559,7 @@ class LongformTab:
 
     def reattach(self, request: gr.Request) -> tuple[Any, ...]:
         """Page load: the user's live job (followed again), else their newest resumable one (offered)."""
-        unchanged = (gr.update(),) * (2 + len(self.brief_inputs))
+        unchanged = (gr.update(),) * (2 + len(self.brief_inputs) + len(self.bible.shown) - 1)
         runner = job_view.runner_of(self.ctx)
         if runner is None:
             return unchanged
@@ -558,7 +572,8 @@ class LongformTab:
             return unchanged
         if status is None or brief is None:
             return unchanged
-        fields = [brief.topic, brief.audience, brief.style, brief.language, brief.total_words, brief.sections]
+        fields = [brief.topic, brief.audience, brief.style, brief.language, brief.total_words, brief.sections,
+                  *self.bible.show(brief.bible, chinese=brief.chinese)]  # the state, then the bible's fields
         if brief.language not in {value for _label, value in LANGUAGES}:
             fields[3] = gr.update()
         note = (f"Your document “{status.title}” is being written in the background: shown here as it goes."
@@ -570,7 +585,8 @@ class LongformTab:
     # -- the Library's "Open in its tab" ---------------------------------------------------------------------
     def _register_openers(self) -> None:
         self.open_outputs = [self.raw, self.note, *self.view_outputs, self.doc_key, self.progress,
-                             self.section_text, self.number, self.by_hand, *self.brief_inputs, self.job_id]
+                             self.section_text, self.number, self.by_hand, *self.brief_inputs, *self.bible.shown[1:],
+                             self.job_id]
         for kind, load in (("outline", self.open_outline), ("section", self.open_section),
                            ("longform", self.open_document)):
             self.ctx.openers.register(kind, tab_id="longform", outputs=self.open_outputs, load=load)
@@ -584,8 +600,9 @@ class LongformTab:
             brief = brief_from_dict(saved.meta.get("brief"))
         except StudioError:
             return None, {}
-        fields = dict(zip(self.brief_inputs, [brief.topic, brief.audience, brief.style, brief.language,
-                                              brief.total_words, brief.sections], strict=True))
+        fields = dict(zip(self.brief_inputs[:6], [brief.topic, brief.audience, brief.style, brief.language,
+                                                  brief.total_words, brief.sections], strict=True))
+        fields.update(self.bible.fill(brief.bible, chinese=brief.chinese))  # the document's own story bible
         if brief.language not in {value for _label, value in LANGUAGES}:
             del fields[self.language]  # an API client's language: the dropdown cannot show it
         return brief, fields
