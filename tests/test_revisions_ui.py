@@ -26,7 +26,7 @@ from writing.ui.revisions_panel import CURRENT, RevisionsPanel
 
 SAMPLING = [1.0, 0.9, 40, 0.0, 1.0, 0.0, 24, 7]
 BLOG_BRIEF = ["Lighthouses", "sailors", "warm", 300, ["Sections"], "English"]
-LF_BRIEF = ["Remote", "managers", "practical", "English", 200, 0]
+LF_BRIEF = ["Remote", "managers", "practical", "English", 200, 0, None]  # ..., sections, story bible
 TYPED_OUTLINE = "# Remote\n## 1. Intro (50 words)\n- why\n## 2. Body (50 words)\n## 3. End\n"
 
 
@@ -151,7 +151,7 @@ def test_long_form_section_history(studio):
     ctx, app = studio
     request = gr.Request()
     _note, _rows, doc, *_ = fn(app, "LongformTab.reparse")(TYPED_OUTLINE, *LF_BRIEF, None)
-    final_step = last(fn(app, "write_all")(doc, None, False, *LF_BRIEF, *SAMPLING, request))
+    final_step = last(fn(app, "write_all")(doc, None, False, False, *LF_BRIEF, *SAMPLING, request))
     doc, key = final_step[1], final_step[6]
     [document] = ctx.store.list(user="local", kind="longform")
     written = doc["sections"][1]["text"]

@@ -207,7 +207,8 @@ def test_closing_the_connection_stops_generation(server, engine):
     """What a closed browser tab does: the SSE stream drops; the server must stop the model."""
     session = uuid.uuid4().hex[:11]
     base = server.url + "gradio_api/queue/"
-    data = ["Disconnect test", "", "", 2000, ["Sections"], "auto", 0.8, 0.9, 40, 0.0, 1.0, 0.0, LONG, 7]
+    # The /blog event's inputs: the brief, the sampling panel, then the story bible's state (None: the session's own).
+    data = ["Disconnect test", "", "", 2000, ["Sections"], "auto", 0.8, 0.9, 40, 0.0, 1.0, 0.0, LONG, 7, None]
     with httpx.Client(timeout=30) as http:
         joined = http.post(base + "join", json={"data": data, "fn_index": _fn_index(server.app, "blog"),
                                                 "session_hash": session, "event_data": None, "trigger_id": None})

@@ -146,7 +146,8 @@ def build_blog_tab(ctx: UIContext) -> None:
 
     def regenerate_post(request: gr.Request, current: str, post: str | None, *values: Any
                         ) -> Iterator[tuple[Any, ...]]:  # request first: gradio inserts it at its place
-        *fields, story_bible = values  # the brief's inputs end with the story bible's state
+        fields, bible_state = values[:6 + len(panel.inputs)], values[6 + len(panel.inputs):]  # then the bible
+        story_bible = bible_state[0] if bible_state else None
         yield from write(*fields, request=request, story_bible=story_bible, current=current, post=post,
                          cause="regenerate")
 
