@@ -127,3 +127,17 @@ def test_rebalance_after_one_section_is_proposed_then_applied_on_request() -> No
                                    *doc["sections"][2:]]}
     with pytest.raises(gr.Error, match="changed since"):
         apply_proposal(written, proposal)  # a section it would change was written meanwhile: nothing applied
+
+
+def test_a_blog_draft_reopens_with_the_bible_it_was_written_with(server) -> None:
+    store, panel = server.ctx.store, _panel(server, "blog")
+    opener = server.ctx.openers.get("blog")
+    with_bible = store.create(user="local", kind="blog", title="Post", content="# Post\n\nText.", status="done",
+                              meta={"topic": "Post", "audience": "", "tone": "", "bible": {"avoid": "very"}})
+    values = dict(zip(opener.outputs, opener.load(store.get(with_bible, user="local")), strict=True))
+    assert values[panel.state] == {"avoid": "very"} and values[panel.fields[-1]] == "very"
+    assert "tokens** in every prompt" in values[panel.cost]
+    older = store.create(user="local", kind="blog", title="Old", content="# Old", status="done",
+                         meta={"topic": "Old", "audience": "", "tone": ""})  # saved before the bible existed
+    values = dict(zip(opener.outputs, opener.load(store.get(older, user="local")), strict=True))
+    assert values[panel.state] == gr.update() and values[panel.fields[0]] == gr.update()  # fields left as they are

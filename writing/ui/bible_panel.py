@@ -119,6 +119,16 @@ class BiblePanel:
     def fill(self, bible: Bible, *, chinese: bool = False) -> dict[Any, Any]:
         return dict(zip(self.shown, self.show(bible, chinese=chinese), strict=True))
 
+    def reopened(self, meta: Any) -> list[Any]:
+        """What `shown` gets when a draft opens back into the tab: the bible saved in its meta, else no change."""
+        saved = meta.get("bible") if isinstance(meta, dict) else None
+        if isinstance(saved, dict):
+            try:
+                return self.show(make_bible(saved))
+            except StudioError:
+                pass  # damaged outside the studio: the fields keep what they have
+        return [gr.update() for _ in self.shown]
+
     def show(self, bible: Bible, *, chinese: bool = False) -> list[Any]:
         return [bible.to_dict(), *field_values(bible), cost_line(self.ctx, bible, chinese=chinese)]
 

@@ -225,9 +225,10 @@ def build_blog_tab(ctx: UIContext) -> None:
     words.change(lambda w: tokens_for(w), words, panel.max_new_tokens, queue=False, api_visibility="private")
     # The Library's "Open in its tab": the draft becomes this tab's current draft (Continue/Revise/Download
     # work on it); the brief fields are filled when the draft saved them (a first generation does).
-    ctx.openers.register("blog", tab_id="blog", load=reopen,
+    # The story bible it was written with comes back too, when it saved one.
+    ctx.openers.register("blog", tab_id="blog", load=lambda saved: (*reopen(saved), *bible.reopened(saved.meta)),
                          outputs=[draft, progress, draft_state, revisions_state, download, history, topic, audience,
-                                  tone, post_state, workspace.box])
+                                  tone, post_state, workspace.box, *bible.shown])
 
 
 def reopen(saved: Draft) -> tuple[Any, ...]:
