@@ -7,7 +7,8 @@
     STUDIO_KERNEL_PATH=avx2 python -m bench.run ...          # the AVX2 kernel path (as on an AVX2 CPU)
 
 Each mode runs in a fresh subprocess, so load time and peak RSS are clean and two copies of the
-weights are never in RAM together. Per mode: load seconds, peak RSS, prefill tokens/s on a
+weights are never in RAM together. Per mode: load seconds, peak RSS when loading ends (and its
+ratio to the weight bytes: README's load-memory target), peak RSS, prefill tokens/s on a
 512-token prompt, time to first token, decode tokens/s over 128 greedy new tokens; in engine
 modes also the time to first token of a 2nd long-form section with and without prefix reuse,
 and the quantised logits' relative error against bf16. The machine's read bandwidth is
@@ -284,6 +285,18 @@ def run_child(mode: str, model_dir: Path, args: argparse.Namespace, scratch: Pat
     raise RuntimeError(f"mode {mode} failed (exit {proc.returncode}):\n" + "\n".join(tail))
 
 
+def load_peak(result: dict[str, Any]) -> str:
+    """Peak RSS (VmHWM) when loading finished, and its ratio to the weights held: "5.21 (1.29x)".
+
+    The whole process's high-water mark (Python, torch and everything loading left behind), so it is
+    the figure a user's free RAM must cover before the first token. Blank where not measured (peers).
+    """
+    peak = result.get("load_peak_rss") or 0
+    if not peak or not result.get("weight_bytes"):
+        return ""
+    return f"{peak / 1e9:.2f} ({peak / result['weight_bytes']:.2f}x)"
+
+
 def table(results: list[dict[str, Any]], bandwidth: float) -> str:
     base = next((r for r in results if r["mode"] == "baseline"), None)
 
@@ -292,9 +305,9 @@ def table(results: list[dict[str, Any]], bandwidth: float) -> str:
             return ""
         return f" ({r[key] / base[key]:.2f}x)"
 
-    rows = ["| mode | kernel path | load s | peak RSS GB | weights GB | prefill tok/s | TTFT s | decode tok/s | "
-            "bandwidth limit tok/s | % of limit | logits rel err |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| mode | kernel path | load s | load peak RSS GB (x weights) | peak RSS GB | weights GB | prefill tok/s | "
+            "TTFT s | decode tok/s | bandwidth limit tok/s | % of limit | logits rel err |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         limit = bandwidth * 1e9 / r["weight_bytes"]
         err = f"{r['logits_rel_err']:.4f}" if "logits_rel_err" in r else ("ref" if r["mode"] == "bf16" else "")
@@ -302,7 +315,8 @@ def table(results: list[dict[str, Any]], bandwidth: float) -> str:
         if r.get("dtype"):
             path += f", {r['dtype']} activations"
         rows.append(
-            f"| {r['mode']} | {path} | {r['load_s']:.1f} | {r['peak_rss'] / 1e9:.2f} | {r['weight_bytes'] / 1e9:.2f} | "
+            f"| {r['mode']} | {path} | {r['load_s']:.1f} | {load_peak(r)} | {r['peak_rss'] / 1e9:.2f} | "
+            f"{r['weight_bytes'] / 1e9:.2f} | "
             f"{r['prefill_tok_s']:.1f}{ratio(r, 'prefill_tok_s')} | {r['ttft_s']:.2f} | "
             f"{r['decode_tok_s']:.2f}{ratio(r, 'decode_tok_s')} | {limit:.2f} | "
             f"{100 * r['decode_tok_s'] / limit:.0f}% | "
@@ -376,8 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         for mode in modes + peers:
             print(f"[bench] {mode} ...", flush=True)
             result = run_child(mode, model_dir, args, scratch)
+            loaded = f", load peak RSS {load_peak(result)} weights" if load_peak(result) else ""
             print(f"[bench] {result['mode']} ({result.get('kernel_path', '')}): decode {result['decode_tok_s']:.2f} "
-                  f"tok/s, prefill {result['prefill_tok_s']:.1f} tok/s, load {result['load_s']:.1f}s, peak RSS "
+                  f"tok/s, prefill {result['prefill_tok_s']:.1f} tok/s, load {result['load_s']:.1f}s{loaded}, peak RSS "
                   f"{result['peak_rss'] / 1e9:.2f} GB; load avg {os.getloadavg()[0]:.2f}", flush=True)
             results.append(result)
     finally:

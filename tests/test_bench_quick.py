@@ -75,3 +75,20 @@ def test_quick_bench_peer_times_llama_cpp_on_the_same_weights(tmp_path: Path):
     # Q8_0 is ~8.5 bits a weight, Q4_0 ~4.5: the files the bench timed are the quantised ones
     assert results["llama.cpp Q4_0"]["weight_bytes"] < 0.7 * results["llama.cpp Q8_0"]["weight_bytes"]
     assert "| llama.cpp Q8_0 |" in proc.stdout
+
+
+def test_table_shows_the_load_peak_and_its_ratio_to_the_weights():
+    """The load-memory target (int8 load peak <= 1.3x the weight bytes) is read off the table and the
+    progress line: peak RSS at the end of loading over the weights the mode holds; blank for rows that do not
+    measure it (llama.cpp peers)."""
+    from bench.run import load_peak, table
+
+    int8 = {"mode": "int8", "load_s": 30.0, "load_peak_rss": 5.2e9, "peak_rss": 5.6e9, "weight_bytes": 4.0e9,
+            "prefill_tok_s": 10.0, "ttft_s": 51.2, "decode_tok_s": 2.0}
+    peer = {**int8, "mode": "llama.cpp Q8_0"}
+    del peer["load_peak_rss"]
+    text = table([int8, peer], bandwidth=10.0)
+    assert "load peak RSS GB (x weights)" in text.splitlines()[0]
+    assert "| int8 |  | 30.0 | 5.20 (1.30x) | 5.60 | 4.00 |" in text
+    assert "| llama.cpp Q8_0 |  | 30.0 |  | 5.60 | 4.00 |" in text
+    assert load_peak(int8) == "5.20 (1.30x)" and load_peak(peer) == ""

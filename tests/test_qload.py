@@ -112,3 +112,22 @@ def test_index_reads_every_tensor_with_its_shape(tiny128):
     assert set(entries) == set(tensors)
     for name, tensor in tensors.items():
         assert torch.equal(qload.read_tensor(entries[name]), tensor)
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_quantised_weights_are_read_a_slice_of_rows_at_a_time(tiny128, monkeypatch, mode):
+    """No quantised weight is ever whole in memory (a 4B model's embedding is 778 MB of bf16), and the
+    slices (5 rows here, the last one short) give exactly the model the whole tensors give."""
+    reference, _ = qload.load_quantized(tiny128, mode=mode, dtype=torch.bfloat16)
+    entries = qload.read_index(tiny128)
+    monkeypatch.setattr(quant, "CHUNK_WEIGHTS", 5 * 128)
+    reads: list[tuple[str, int]] = []
+    real_read = qload._read_bytes
+    monkeypatch.setattr(qload, "_read_bytes", lambda entry, offset, into: (
+        reads.append((entry.file.name, into.numel())), real_read(entry, offset, into))[-1])
+    model, _ = qload.load_quantized(tiny128, mode=mode, dtype=torch.bfloat16)
+    embed = entries["model.embed_tokens.weight"]
+    assert embed.shape[0] % 5 and embed.end - embed.start > 5 * 128 * 2  # several slices, a short last one
+    assert max(size for _, size in reads) == 5 * 128 * 2  # whole tensors are only the small kept ones (norms)
+    for rows in (24, 1):
+        assert torch.equal(logits(model, IDS[:, :rows]), logits(reference, IDS[:, :rows]))

@@ -140,11 +140,11 @@ def kernels_ready() -> bool:
 
 # --------------------------------------------------------------------------- quantisers (pure torch)
 
-_CHUNK = 1 << 22  # weights per quantisation step: fp32 temporaries stay ~50 MB, not 3x a 1.5 GB lm_head
+CHUNK_WEIGHTS = 1 << 22  # weights per quantisation step: fp32 temporaries stay ~50 MB, not 3x a 1.5 GB lm_head
 
 
 def _row_chunks(weight: torch.Tensor) -> list[slice]:
-    rows = max(1, _CHUNK // max(1, weight.shape[1]))
+    rows = max(1, CHUNK_WEIGHTS // max(1, weight.shape[1]))
     return [slice(i, i + rows) for i in range(0, weight.shape[0], rows)]
 
 
