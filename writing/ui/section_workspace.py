@@ -87,7 +87,10 @@ class SectionWorkspace:
             draft = document_id(ctx, request, key)
             if draft is None or not doc:
                 return None
-            outline, index = _section(doc, n)
+            try:
+                outline, index = _section(doc, n)
+            except gr.Error:  # no such section (yet): nothing to list, no toast while Section # is typed
+                return None
             section = outline.sections[index]
             return Located(draft_id=draft, part=section_part(outline, index), current=section.text,
                            title=f"{outline.title} · {section.title}")
