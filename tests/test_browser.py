@@ -128,15 +128,30 @@ _TRACK_EVENTS = """
 def _wait_settled(page, selector: str) -> None:
     """Wait until every event the page started has completed and been applied, and the component's status
     tracker is hidden. The run's "completed" message repeats its last update: an edit made before it
-    lands would be overwritten."""
+    lands would be overwritten. (The tracker alone is not enough: gradio hides it while a run streams,
+    and the page's meter can still show the previous run's end when the next run has just been queued.)
+    The deadline is a slow run's: the tiny random model may write up to its max_new_tokens."""
     try:
         page.wait_for_function(
             "(sel) => window.__studioJoined > 0 && window.__studioCompleted >= window.__studioJoined"
             " && Array.from(document.querySelectorAll(sel + ' [data-testid=status-tracker]'))"
-            ".every(e => e.classList.contains('hide'))", arg=selector, timeout=60_000)
+            ".every(e => e.classList.contains('hide'))", arg=selector, timeout=240_000)
     except Exception:
         counts = page.evaluate("[window.__studioJoined, window.__studioCompleted, window.__studioLog]")
-        raise AssertionError(f"events joined / completed: {counts}") from None
+        raise AssertionError(f"events joined / completed: {counts}\n{_studio_threads()}") from None
+
+
+def _studio_threads() -> str:
+    """Where the studio's threads (same process as the tests) are, for a wait that timed out."""
+    import sys
+    import traceback
+
+    found = []
+    for ident, frame in sys._current_frames().items():
+        stack = traceback.extract_stack(frame)
+        if any("/writing/" in f.filename for f in stack):
+            found.append(f"thread {ident}:\n" + "".join(traceback.format_list(stack[-12:])))
+    return "\n".join(found) or "(no studio code running)"
 
 
 def _is_dark(page) -> bool:

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from writing.errors import ParamError
 from writing.library.presets import (
+    DESCRIPTION_MAX,
     FILE_MAX_BYTES,
     PresetError,
     PresetStore,
@@ -259,3 +261,91 @@ def test_a_saved_file_reads_well_by_hand(tmp_path: Path) -> None:
     assert "写作" in text and "慢一点" in text  # not \u escapes
     keys = list(yaml.safe_load(text))
     assert keys[:2] == ["name", "description"] and keys != sorted(keys)
+
+
+# --- where each login's presets live (the layout on disk is a contract: a changed name orphans them) ------
+
+
+@pytest.mark.parametrize(("login", "folder"), [
+    ("alice", "alice-2bd806c97f0e"),
+    ("a-very-long-login-name-for-testing@example.com", "a-very-long-login-name-f-13ccb329aa5c"),
+    ("\udcff", "preset-8f1d0f9c8806"),  # a lone surrogate (an undecodable byte) still gets a folder
+])
+def test_each_login_has_a_stable_folder_under_users(tmp_path: Path, login: str, folder: str) -> None:
+    s = store(tmp_path)
+    assert s.folder_of(login) == tmp_path / "user" / "users" / folder
+    assert s.save_user(parse_preset({"name": "Mine"}), user=login).parent == tmp_path / "user" / "users" / folder
+
+
+def test_a_preset_needs_an_owner(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    for owner in ("", 7):
+        with pytest.raises(PresetError) as caught:
+            s.names(owner)  # type: ignore[arg-type]
+        assert str(caught.value) == "a user preset needs its owner (the logged-in name, or 'local')"
+
+
+# --- names and descriptions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("odd", ["\ud800", "\ue000", "\u0378"])  # lone surrogate, private use, unassigned
+def test_a_name_with_a_character_no_one_can_read_is_refused(odd: str) -> None:
+    with pytest.raises(ParamError) as caught:
+        parse_preset({"name": f"half {odd}"})
+    assert str(caught.value) == "name: must not contain control or invisible characters"
+
+
+def test_a_file_that_is_not_a_mapping_is_reported_as_the_files_problem() -> None:
+    with pytest.raises(ParamError) as caught:
+        parse_preset(["temperature", 0.5])
+    assert caught.value.field == "file"
+    assert str(caught.value) == "file: expected a mapping of settings (name: value), got a list"
+
+
+def test_a_missing_or_empty_description_is_empty_text() -> None:
+    assert parse_preset({"name": "x"}).description == ""
+    assert parse_preset({"name": "x", "description": None}).description == ""
+
+
+def test_a_description_may_be_exactly_the_limit() -> None:
+    assert len(parse_preset({"name": "x", "description": "d" * DESCRIPTION_MAX}).description) == DESCRIPTION_MAX
+    with pytest.raises(ParamError) as caught:
+        parse_preset({"name": "x", "description": "d" * (DESCRIPTION_MAX + 1)})
+    assert caught.value.field == "description"
+    assert str(caught.value) == f"description: must be at most {DESCRIPTION_MAX} characters, got {DESCRIPTION_MAX + 1}"
+
+
+# --- problems while loading ------------------------------------------------------------------------------
+
+
+def test_a_broken_or_clashing_builtin_is_reported_and_the_rest_still_load(tmp_path: Path) -> None:
+    s = store(tmp_path, {"a.yaml": "temperature: [\n", "b.yaml": "name: calm\n", "c.yaml": "name: Calm\n",
+                         "d.yaml": "name: last\n"})
+    assert s.names(None) == ["calm", "last"]
+    problems = s.problems_of(None)
+    assert [p.split(":")[0] for p in problems] == ["built-in preset a.yaml", "built-in preset c.yaml"], problems
+    assert problems[1] == "built-in preset c.yaml: name 'Calm' is already used by another file (skipped)"
+    assert problems[0].endswith("(skipped)")
+
+
+def test_a_clashing_user_file_does_not_hide_the_files_after_it(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    folder = s.folder_of("alice")
+    folder.mkdir(parents=True)
+    (folder / "a.yaml").write_text("name: CALM\n", encoding="utf-8")
+    (folder / "b.yaml").write_text("name: Mine\n", encoding="utf-8")
+    assert s.names("alice") == ["calm", "Mine"]
+    assert s.problems_of("alice") == ["user preset a.yaml: name 'CALM' is already used by a built-in preset (skipped)"]
+
+
+def test_reload_reads_that_users_folder_again_and_returns_their_problems(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    assert s.names("alice") == ["calm"]
+    folder = s.folder_of("alice")
+    folder.mkdir(parents=True)
+    (folder / "new.yaml").write_text("name: New\n", encoding="utf-8")
+    (folder / "bad.yaml").write_text("top_k: -3\n", encoding="utf-8")
+    problems = s.reload("alice")
+    assert s.names("alice") == ["calm", "New"]
+    assert [p.split(":")[0] for p in problems] == ["user preset bad.yaml"]
+    assert s.problems_of(None) == [] and s.problems_of("bob") == []
