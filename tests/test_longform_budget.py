@@ -32,6 +32,7 @@ TWO = Outline("Doc", (Section("One", target=500), Section("Two", target=700)))
 @pytest.mark.parametrize(("sections", "words", "room"), [
     (5, 3000, 96 + 80 * 5),      # the sections asked for
     (0, 2000, 96 + 80 * 5),      # else one per 400 words
+    (0, 801, 96 + 80 * 3),       # (rounded up)
     (0, 200, 96 + 80 * 2),       # and at least two
     (30, 3000, 2048),            # never more than 2,048
 ])
