@@ -69,7 +69,7 @@ for module in "${ORDER[@]}"; do
     printf 'also_copy =\n    presets/\n    studio.py\n'
     printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n'
     echo "pytest_add_cli_args_test_selection ="
-    for t in $tests; do [ -e "$t" ] && echo "    $t"; done  # a listed file not on this branch is left out
+    for t in $tests; do if [ -e "$t" ]; then echo "    $t"; fi; done  # a listed file not on this branch is left out
   } > "$work/setup.cfg"
   started=$(date +%s)
   only="${MUTATION_ONLY:-${ONLY[$module]:-}}"
