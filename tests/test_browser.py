@@ -65,6 +65,7 @@ def browser():
 def _open(browser, url: str, *, locale: str = "en-US", color_scheme: str = "light"):
     # color_scheme="light": the OS asks for light, yet the studio must start dark.
     context = browser.new_context(locale=locale, color_scheme=color_scheme, viewport={"width": 1440, "height": 1000})
+    context.add_init_script(_TRACK_EVENTS)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#blog-topic textarea", timeout=30_000)
@@ -95,13 +96,63 @@ def _start_long_run(page, engine: LocalEngine, button: str = "#blog-generate") -
     raise AssertionError("the model finished every run at once: cannot test stopping")
 
 
+# Counts, in the page, the events it sent to gradio's queue (POST .../queue/join) and the "process_completed"
+# messages that came back, the second only once gradio's own handler (scheduled with setTimeout 0 when
+# the message is parsed) has run and applied it. Equal counts: every event the page started has ended
+# and its last update is on the page.
+_TRACK_EVENTS = """
+(() => {
+  window.__studioJoined = 0; window.__studioCompleted = 0;
+  const fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : (input && input.url) || String(input);
+    if (!url.includes("run/predict")) (window.__studioLog = window.__studioLog || []).push(url.slice(-40));
+    if (url.includes("/queue/join")) window.__studioJoined += 1;
+    return fetch0.call(this, input, init);
+  };
+  const parse0 = JSON.parse;
+  JSON.parse = function (...args) {
+    const value = parse0.apply(this, args);
+    if (value && value.msg && value.msg !== "process_generating") {  // for the failure message
+      (window.__studioLog = window.__studioLog || []).push(value.msg + " " + value.event_id);
+    }
+    if (value && value.msg === "process_completed") {
+      setTimeout(() => setTimeout(() => { window.__studioCompleted += 1; }, 0), 0);
+    }
+    return value;
+  };
+})();
+"""
+
+
 def _wait_settled(page, selector: str) -> None:
-    """Wait until gradio marks the component's event complete (its status tracker hides). The run's
-    "completed" message repeats its last update: an edit made before it lands would be overwritten."""
-    page.wait_for_function(
-        "(sel) => Array.from(document.querySelectorAll(sel + ' [data-testid=status-tracker]'))"
-        ".every(e => e.classList.contains('hide'))", arg=selector, timeout=30_000)
-    page.wait_for_timeout(200)
+    """Wait until every event the page started has completed and been applied, and the component's status
+    tracker is hidden. The run's "completed" message repeats its last update: an edit made before it
+    lands would be overwritten. (The tracker alone is not enough: gradio hides it while a run streams,
+    and the page's meter can still show the previous run's end when the next run has just been queued.)
+    The deadline is a slow run's: the tiny random model may write up to its max_new_tokens."""
+    try:
+        page.wait_for_function(
+            "(sel) => window.__studioJoined > 0 && window.__studioCompleted >= window.__studioJoined"
+            " && Array.from(document.querySelectorAll(sel + ' [data-testid=status-tracker]'))"
+            ".every(e => e.classList.contains('hide'))", arg=selector, timeout=240_000)
+    except Exception:
+        counts = page.evaluate("[window.__studioJoined, window.__studioCompleted, window.__studioLog]")
+        raise AssertionError(f"events joined / completed: {counts}\n{_studio_threads()}") from None
+
+
+def _studio_threads() -> str:
+    """Where the studio's threads (same process as the tests) are, for a wait that timed out."""
+    import sys
+    import traceback
+
+    found = []
+    for ident, frame in sys._current_frames().items():
+        stack = traceback.extract_stack(frame)
+        if any("/writing/" in f.filename for f in stack):
+            found.append(f"thread {ident}:\n" + "".join(traceback.format_list(stack[-12:])))
+    return "\n".join(found) or "(no studio code running)"
+
 
 def _is_dark(page) -> bool:
     return page.evaluate("document.body.classList.contains('dark')")

@@ -10,6 +10,7 @@ STUDIO_REQUIRE_LLAMA_SERVER=1 (CI sets it so a missing server is never a silent 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,6 +145,35 @@ def test_stop_aborts_the_request_on_the_server(endless_engine: RemoteEngine, eng
     assert next_s < max(3 * eight_tokens_s, 1.0) < remaining_s / 2
 
 
+def _request_threads(engine: RemoteEngine) -> list[int]:
+    """The threads that send `engine`'s HTTP requests (tokenizer, props, chat), filled as they send."""
+    senders: list[int] = []
+
+    def sent(request) -> None:
+        senders.append(threading.get_ident())
+
+    for client in (engine._http, engine._client._client):  # its tokenizer/props client and the OpenAI one
+        client.event_hooks = {**client.event_hooks, "request": [*client.event_hooks["request"], sent]}
+    return senders
+
+
+def _wait_until_blocked_on_the_server(senders: list[int], finished: threading.Event, timeout: float = 30.0) -> None:
+    """Poll until one of `senders` is inside httpcore's read of the server's answer (its request went out
+    and nothing has come back), failing if the request ended first or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frames = sys._current_frames()
+        for ident in list(senders):
+            frame = frames.get(ident)
+            while frame is not None:
+                if frame.f_code.co_name == "_receive_event" and "httpcore" in frame.f_code.co_filename:
+                    return
+                frame = frame.f_back
+        assert not finished.is_set(), "the queued request ended before Stop"
+        assert time.monotonic() < deadline, "the queued request never reached the server"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("count", ["server", "estimate"])
 def test_stop_while_queued_behind_another_request(endless_engine: RemoteEngine, server_url: str,
                                                   clean_bias: dict[str, float], count: str):
@@ -164,11 +194,12 @@ def test_stop_while_queued_behind_another_request(endless_engine: RemoteEngine, 
         got.extend(waiting.stream(HELLO, make_params(max_new_tokens=8), cancel, stats=stats))
         finished.set()
 
+    senders = _request_threads(waiting)
     worker = threading.Thread(target=queued)
     worker.start()
     try:
-        time.sleep(0.5)  # it now waits for the server (counting its prompt, or reading an empty stream)
-        assert not finished.is_set()
+        # it now waits for the server (counting its prompt, or reading an empty stream)
+        _wait_until_blocked_on_the_server(senders, finished)
         cancel.set()
         started = time.perf_counter()
         assert finished.wait(2.0), "the waiting request did not end after Stop"
@@ -367,8 +398,10 @@ def test_studio_serves_two_users_at_once(studio):
         time.sleep(0.05)
     second = _client(url).submit(**inputs, **SAMPLING, max_new_tokens=16, api_name="/blog")
     seen = set()
-    window_end = time.monotonic() + 1.5
-    while time.monotonic() < window_end and not first.done():
+    deadline = time.monotonic() + 60
+    while not seen & {Status.PROCESSING, Status.ITERATING}:  # poll until the second run is running
+        assert not first.done(), f"the first run ended before the second started: {seen}"
+        assert time.monotonic() < deadline, f"the second run never started: {seen}"
         seen.add(second.status().code)
         time.sleep(0.02)
     assert not first.done(), "the first run ended too soon to tell"
