@@ -143,3 +143,10 @@ def test_a_saved_document_with_a_wide_table_opens_again(tmp_path: Path) -> None:
     table = table_of([f"h{n}" for n in range(70)], [f"c{n}" for n in range(70)])
     table.part.document.save(str(path))
     assert len(docx.Document(str(path)).tables[0].columns) == WORD_MAX_COLUMNS
+
+
+def test_a_lone_surrogate_in_a_title_still_gives_a_writable_file_name(tmp_path):
+    # Found by mutation testing (#16): the name kept the surrogate and writing the file failed.
+    name = safe_filename("Notes \ud800 on tides", "md")
+    assert name == "Notes on tides.md"
+    (tmp_path / name).write_text("ok", encoding="utf-8")  # raised UnicodeEncodeError before the fix

@@ -33,7 +33,8 @@ def safe_filename(title: str, ext: str, *, fallback: str = "draft") -> str:
         raise StudioError(f"bad export extension {ext!r}")
     name = unicodedata.normalize("NFC", str(title))
     # Control characters (NUL included) and format characters (bidi overrides) go; separators become '-'.
-    name = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in name)
+    # Lone surrogates (Cs: a title from the API may carry one) go too: no file system can store them.
+    name = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in name)
     name = _UNSAFE.sub("-", name)
     name = re.sub(r"\s+", " ", name)
     name = re.sub(r"-{2,}", "-", name)
