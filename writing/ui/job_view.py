@@ -174,12 +174,13 @@ class JobApi:
             gr.api(fn, api_name=name, concurrency_id=FOLLOW_QUEUE, concurrency_limit=None)
 
     def job_start(self, brief: dict, outline: dict, request: gr.Request, rewrite: bool = False, preset: str = "",
-                  doc: str = "") -> dict:
+                  doc: str = "", keep_total: bool = True) -> dict:
         """Start writing the outline's unlocked sections (empty ones; all of them with rewrite) as a background
         job of the logged-in user: it goes on when the client disconnects. `doc` (optional) is the key of a
         document written before (a status's "doc"), to write on into the same long-form draft. Refused first
         by the rate limit, then the outline's size caps, then the per-user cap of live jobs. Returns the
-        job's status (see the module docstring)."""
+        job's status (see the module docstring). `keep_total` (default true): after a section that ran over or
+        under its target, the sections still to write share the difference (the status's "rebalanced")."""
         admitted(self.ctx, request)  # the rate limit first, then the sizes, then any work
         runner = _runner(self.ctx)
 
@@ -187,11 +188,14 @@ class JobApi:
             parsed_brief, plan = brief_from_dict(brief), Outline.from_dict(outline)
             if not isinstance(rewrite, bool):
                 raise StudioError(f"rewrite: expected true or false, got {rewrite!r}")
+            if not isinstance(keep_total, bool):
+                raise StudioError(f"keep_total: expected true or false, got {keep_total!r}")
             if not isinstance(doc, str) or len(doc) > 64:
                 raise StudioError("doc: expected a document key (the \"doc\" of a job's status), or \"\"")
             params = self.params_for(preset, request)
             return _public(runner.start_job(user=user_of(self.ctx, request), brief=parsed_brief, outline=plan,
-                                            params=params, rewrite=rewrite, doc=doc or None))
+                                            params=params, rewrite=rewrite, doc=doc or None,
+                                            rebalance_targets=keep_total))
         return _checked(start)
 
     def job_status(self, job_id: str, request: gr.Request) -> dict:

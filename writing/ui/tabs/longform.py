@@ -530,7 +530,7 @@ class LongformTab:
     def pause_job(self, job_id: str | None, request: gr.Request) -> str:
         runner = job_view.runner_of(self.ctx)
         if runner is None or not job_id:
-            return "No background job to pause: press Write all first."
+            return "No background job to pause: press Expand all first."
         try:
             runner.pause(job_id, user=user_of(self.ctx, request))
         except StudioError as exc:
@@ -542,7 +542,7 @@ class LongformTab:
         runner = job_view.runner_of(self.ctx)
         if runner is None or not job_id:
             raise gr.Error("No background job to resume here: open the document from the Library, or press "
-                           "Write all.")
+                           "Expand all.")
         try:
             status = runner.resume(job_id, user=user_of(self.ctx, request))
         except StudioError as exc:
