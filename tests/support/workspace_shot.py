@@ -1,0 +1,93 @@
+"""The README's workspace picture (docs/workspace.png): a blog post opened from the Library with its story
+bible filled in and the Revisions panel comparing an earlier text with the current one.
+
+Every text in the picture was typed here (a post, an earlier version of it, a bible), not generated: the tiny
+test model writes random tokens, which would make a misleading picture of the product.
+
+    python -m tests.support.workspace_shot OUT.png        (bash scripts/screenshot.sh takes both pictures)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.support.screenshot import ARGS, CHROMIUM
+
+VIEWPORT = {"width": 1440, "height": 1100}
+EARLIER = ("# Lighthouses at dusk\n\nKeepers climbed the old steps every evening to light the lamp.\n\n"
+           "The lamp burned oil, and the keeper trimmed the wick twice a night.")
+CURRENT = ("# Lighthouses at dusk\n\nKeepers climbed all 114 steps every evening to light the lamp.\n\n"
+           "The lamp burned oil, then gas, and the keeper trimmed the wick twice a night.")
+BIBLE = {"premise": "A short history of lighthouse keeping on the Scottish coast.",
+         "voice": "Curious general readers; warm, concrete, unhurried.",
+         "style_rules": "British spelling\nNo passive voice",
+         "facts": "The tower has 114 steps.\nGas replaced oil in 1902.",
+         "avoid": "suddenly, very"}
+
+
+def take(browser, url: str, path: Path) -> Path:
+    from tests.test_browser_library import _open_from_library
+
+    context = browser.new_context(locale="en-US", color_scheme="dark", viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#blog-topic textarea", timeout=30_000)
+        _open_from_library(page, "Lighthouses at dusk")
+        page.wait_for_function("(document.querySelector('#blog-draft')?.innerText || '').includes('114 steps')",
+                               timeout=30_000)
+        page.click("#blog-bible button, #blog-bible .label-wrap")
+        page.wait_for_function("(document.querySelector('#blog-bible-style_rules textarea')?.value || '')"
+                               ".includes('British')", timeout=30_000)
+        page.click("#blog-revisions button, #blog-revisions .label-wrap")
+        page.wait_for_function("(document.querySelector('#blog-rev-note')?.innerText || '').includes('earlier')",
+                               timeout=30_000)
+        page.click("#blog-rev-compare")
+        page.wait_for_selector("#blog-rev-diff ins", timeout=30_000)
+        page.wait_for_function("document.body.classList.contains('dark')", timeout=10_000)
+        page.locator("#blog-rev-diff").scroll_into_view_if_needed()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=False)
+    finally:
+        context.close()
+    return path
+
+
+def main(argv: list[str]) -> int:
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.ui_server import serve_studio
+    from writing.engines.local import LocalEngine
+    from writing.library.revisions import Revisions
+    from writing.library.store import DraftStore
+    from writing.runtime.load import load
+    from writing.tiny import build
+
+    out = Path(argv[0] if argv else "docs/workspace.png").resolve()
+    with tempfile.TemporaryDirectory(prefix="studio-workspace-shot-") as work:
+        os.environ.setdefault("STUDIO_DATA_DIR", str(Path(work) / "data"))  # never the user's own drafts
+        loaded = load(str(build(Path(work) / "tiny")), dtype="auto")
+        engine = LocalEngine(loaded.model, loaded.tokenizer, name="tiny-qwen3", dtype=loaded.dtype, context=4096)
+        store = DraftStore(Path(work) / "drafts.sqlite3")
+        post = store.create(user="local", kind="blog", title="Lighthouses at dusk", content=CURRENT, status="done",
+                            meta={"topic": "Lighthouses at dusk", "audience": "curious readers", "tone": "warm",
+                                  "bible": BIBLE})
+        Revisions(store).record(user="local", draft_id=post, content=EARLIER, cause="regenerate")
+        try:
+            with serve_studio(engine, store=store) as server, sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    take(browser, server.url, out)
+                finally:
+                    browser.close()
+        finally:
+            store.close()
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
