@@ -346,3 +346,38 @@ def test_a_queued_job_stopped_or_paused_never_gets_a_section(tiny_engine, runner
     assert not [p for p in engine.prompts if "Tide pools" in p or "Sea caves" in p]
     assert runner.status(paused.id, user="cy").resume_from == 1
     runner.stop(paused.id, user="cy")
+
+
+# ---------------------------------------------------------------- word budgets and revisions in jobs (the merge)
+
+def test_a_job_keeps_the_total_by_moving_the_targets_still_to_write(runner_for):
+    # Sections capped at 6 tokens always end far under their 60-word targets, so every finished section
+    # moves the targets of the sections after it (writing/compose/budget.py), unless keep_total is off.
+    runner = runner_for()
+    kept = finished(runner, runner.start_job(user="ann", brief=BRIEF, outline=outline(4), params=PARAMS).id)
+    plain = finished(runner, runner.start_job(user="ann", brief=BRIEF, outline=outline(4), params=PARAMS,
+                                              rebalance_targets=False).id)
+    assert kept.state == plain.state == "done"
+    assert plain.rebalanced == () and [s["target"] for s in plain.outline["sections"]] == [60, 60, 60, 60]
+    assert kept.rebalanced and kept.rebalanced[0].startswith("Section 1 ran")
+    targets = [s["target"] for s in kept.outline["sections"]]
+    assert targets[0] == 60 and targets[1:] != [60, 60, 60]  # the first keeps its own; later ones moved
+    assert kept.to_dict()["rebalanced"] == list(kept.rebalanced)
+    stored = runner.jobs.get(kept.id, user="ann").progress["rebalanced"]
+    assert stored == list(kept.rebalanced)  # saved with the job: a restart shows them too
+
+
+def test_a_job_rewriting_written_sections_keeps_their_earlier_texts(runner_for, store):
+    from writing.library.revisions import Revisions, section_part
+
+    runner = runner_for()
+    written = outline(2, texts={0: "The first text, written by hand.", 1: "The second text, also by hand."})
+    job = finished(runner, runner.start_job(user="ann", brief=BRIEF, outline=written, params=PARAMS,
+                                            rewrite=True, rebalance_targets=False).id)
+    assert job.state == "done" and job.draft_id is not None
+    revisions = Revisions(store)
+    for index, old in ((0, "The first text, written by hand."), (1, "The second text, also by hand.")):
+        [kept] = revisions.list(user="ann", draft_id=job.draft_id, part=section_part(written, index))
+        assert kept.cause == "regenerate"
+        assert revisions.get(kept.id, user="ann").content == old
+    assert revisions.list(user="bob", draft_id=job.draft_id) == []  # another user's document: nothing
