@@ -41,8 +41,8 @@ BRIEF = {"topic": "Lighthouses and their keepers", "audience": "", "style": "", 
          "total_words": 600, "sections": 0}
 
 
-def document(sections: int, title: str) -> Outline:
-    return Outline(title, tuple(Section(f"Part {i + 1}", (f"point {i + 1}",), 60) for i in range(sections)))
+def document(sections: int, title: str, target: int = 60) -> Outline:
+    return Outline(title, tuple(Section(f"Part {i + 1}", (f"point {i + 1}",), target) for i in range(sections)))
 
 
 def put_in_library(store: DraftStore, outline: Outline, key: str) -> None:
@@ -177,7 +177,7 @@ def _start_studio(model: Path, data: Path, log: Path) -> tuple[subprocess.Popen,
     env = {k: v for k, v in os.environ.items() if k not in ("STUDIO_AUTH", "STUDIO_DATA_DIR", "PORT")}
     env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     args = [sys.executable, str(ROOT / "studio.py"), "--model", str(model), "--port", str(port), "--host",
-            "127.0.0.1", "--data-dir", str(data), "--max-section-tokens", "40", "--context", "4096"]
+            "127.0.0.1", "--data-dir", str(data), "--max-section-tokens", "400", "--context", "4096"]
     with log.open("a") as out:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -207,7 +207,10 @@ def _job_row(db: Path) -> dict[str, Any] | None:
 
 def test_kill_9_mid_job_then_resume_loses_and_repeats_nothing(tiny_model_dir, tmp_path, browser):  # noqa: F811
     data, log = tmp_path / "data", tmp_path / "studio.log"
-    outline = document(5, "Tide pools at dawn")
+    # Sections of up to 400 tokens (~10 s here): the job saves a streaming section's text every 3 s, so the
+    # kill below needs sections that outlast a save (40-token sections took 1 s on a quiet machine and the
+    # partial text was never saved before the section ended).
+    outline = document(5, "Tide pools at dawn", target=300)
     with DraftStore(data / DB_NAME) as store:
         put_in_library(store, outline, "t" * 32)
     db = data / DB_NAME
