@@ -97,15 +97,20 @@ def jobs_server(tiny_loaded, tmp_path_factory):
         store.close()
 
 
+SECTIONS = 24  # of the close-and-reopen test's document
+
+
 def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser):  # noqa: F811
     server, store, runner, engine = jobs_server
-    outline = document(12, "Keepers of the light")
+    # 24 short sections: long enough that the job is still running when the closed page's absence has been
+    # checked, on a quiet machine too (a section of 8 tokens takes a fraction of a second there).
+    outline = document(SECTIONS, "Keepers of the light")
     put_in_library(store, outline, "k" * 32)
     context, page = _open(browser, server.url)
     try:
         start_from_library(page, outline.title)
         page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
-                               ".match(/[1-9]\\d*\\/12 sections/)", timeout=120_000)
+                               ".match(/[1-9]\\d*\\/24 sections/)", timeout=120_000)
         at_close = sections_done(meter(page))
     finally:
         context.close()  # the page goes away mid-job
@@ -124,13 +129,13 @@ def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser):
         page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('Done')",
                                timeout=180_000)
         final = runner.status(job.id, user="local")
-        assert final.state == "done" and final.sections_done == 12
+        assert final.state == "done" and final.sections_done == SECTIONS
         assert f"{final.words:,} of {final.target:,} words" in meter(page)  # the page shows the job's own text
         assert page.input_value("#longform-topic textarea") == outline.title
     finally:
         context.close()
     job_calls = [stats for who, stats in engine.calls if who == "studio-jobs"]
-    assert len(job_calls) == 12  # one generation per section: the pages added no work
+    assert len(job_calls) == SECTIONS  # one generation per section: the pages added no work
     draft = store.get(final.draft_id, user="local")
     assert draft.content == assemble(Outline.from_dict(final.outline))
     assert draft.meta["doc"] == "k" * 32  # the document opened from the Library, written in place
