@@ -83,7 +83,7 @@ def test_missing_weights_give_one_clear_message_and_a_nonzero_exit(tmp_path, env
 # Every flag the README names (Command line, Security, Scaling out); a flag added or dropped must show up here.
 FLAGS = {"--model", "--host", "--port", "--dtype", "--context", "--threads", "--quantize", "--data-dir", "--auth",
          "--auth-file", "--share", "--rate-limit", "--rate-window", "--backend", "--base-url", "--api-key",
-         "--remote-model", "--quota-mb", "--allow-remote-images", "--help"}
+         "--remote-model", "--quota-mb", "--allow-remote-images", "--revisions-keep", "--max-section-tokens", "--help"}
 
 
 def test_help_documents_every_flag(tmp_path):

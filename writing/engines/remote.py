@@ -276,9 +276,12 @@ class RemoteEngine:
         has already started with 200, so the stream just ends. The same request without streaming
         returns a 400 with the server's message ("This model's maximum context length is ...").
         """
+        # One retry even when the engine has none: the server may have dropped the stream's connection, and the
+        # pool can hand this request that dead connection ("Connection reset by peer" before any answer).
+        client = self._client.with_options(max_retries=max(1, self._client.max_retries))
         try:
-            self._client.chat.completions.create(model=self.model, messages=chat, stream=False, max_tokens=1,
-                                                 temperature=0, extra_body=self.extra_body)
+            client.chat.completions.create(model=self.model, messages=chat, stream=False, max_tokens=1,
+                                           temperature=0, extra_body=self.extra_body)
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
 
