@@ -20,13 +20,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.polling import wait_for as poll
 from tests.support.ui_server import free_port, serve_studio
 from tests.test_browser import _open, browser  # noqa: F401 - the shared chromium fixture
 from tests.test_browser_library import _open_from_library
@@ -51,13 +51,7 @@ def put_in_library(store: DraftStore, outline: Outline, key: str) -> None:
 
 
 def wait_for(check, timeout: float = 180.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return poll(check, timeout=timeout, what=what, every=0.05)
 
 
 def meter(page) -> str:

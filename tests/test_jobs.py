@@ -8,12 +8,12 @@ Nothing here sleeps to synchronise: every wait polls a condition with a deadline
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.support.polling import wait_for as poll
 from writing.compose.longform import Brief, assemble
 from writing.compose.outline import Outline, Section
 from writing.engines.base import GenerationStats
@@ -35,13 +35,7 @@ def outline(sections: int = 4, *, texts: dict[int, str] | None = None) -> Outlin
 
 
 def wait_for(check, timeout: float = 120.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    return poll(check, timeout=timeout, what=what, every=0.02)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ file. Bad ids and the other user's jobs get clear errors, and change nothing."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from gradio_client import Client
 
 from tests.support.hardening import serve
+from tests.support.polling import wait_for as poll
 from writing.access.ratelimit import RateLimiter
 from writing.compose.outline import Outline
 from writing.library.store import DraftStore
@@ -29,13 +29,7 @@ def plan(sections: int = 3) -> dict[str, Any]:
 
 
 def wait_for(check, timeout: float = 120.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return poll(check, timeout=timeout, what=what, every=0.05)
 
 
 @pytest.fixture(scope="module")

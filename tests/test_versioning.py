@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.hardening import serve
+from tests.support.polling import wait_for as poll
 from writing.library.store import SCHEMA_VERSION, Autosaver, ConflictError, DraftStore
 
 
@@ -28,13 +28,7 @@ def store(tmp_path) -> Iterator[DraftStore]:
 
 
 def wait_for(check, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    return poll(check, timeout=timeout, what=what, every=0.02)
 
 
 # ---------------------------------------------------------------- the store

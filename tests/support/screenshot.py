@@ -9,10 +9,13 @@ tests never write into the repository); `bash scripts/screenshot.sh` refreshes d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -42,8 +45,9 @@ def take(browser, url: str, path: Path) -> Path:
     return path
 
 
-def main(argv: list[str]) -> int:
-    """Build the tiny model, serve the studio on 127.0.0.1 with it, and take the picture into argv[0]."""
+@contextlib.contextmanager
+def tiny_studio(work: Path, **ctx_options: Any) -> Iterator[tuple[Any, str]]:
+    """(headless chromium, url) of the studio serving the tiny random model, built in `work`, on 127.0.0.1."""
     from playwright.sync_api import sync_playwright
 
     from tests.support.ui_server import serve_studio
@@ -51,17 +55,22 @@ def main(argv: list[str]) -> int:
     from writing.runtime.load import load
     from writing.tiny import build
 
+    os.environ.setdefault("STUDIO_DATA_DIR", str(work / "data"))  # never the user's own drafts
+    loaded = load(str(build(work / "tiny")), dtype="auto")
+    engine = LocalEngine(loaded.model, loaded.tokenizer, name="tiny-qwen3", dtype=loaded.dtype, context=4096)
+    with serve_studio(engine, **ctx_options) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield browser, server.url
+        finally:
+            browser.close()
+
+
+def main(argv: list[str]) -> int:
+    """Build the tiny model, serve the studio on 127.0.0.1 with it, and take the picture into argv[0]."""
     out = Path(argv[0] if argv else "docs/screenshot.png").resolve()
-    with tempfile.TemporaryDirectory(prefix="studio-screenshot-") as work:
-        os.environ.setdefault("STUDIO_DATA_DIR", str(Path(work) / "data"))  # never the user's own drafts
-        loaded = load(str(build(Path(work) / "tiny")), dtype="auto")
-        engine = LocalEngine(loaded.model, loaded.tokenizer, name="tiny-qwen3", dtype=loaded.dtype, context=4096)
-        with serve_studio(engine) as server, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            try:
-                take(browser, server.url, out)
-            finally:
-                browser.close()
+    with tempfile.TemporaryDirectory(prefix="studio-screenshot-") as work, tiny_studio(Path(work)) as (browser, url):
+        take(browser, url, out)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 

@@ -9,12 +9,11 @@ test model writes random tokens, which would make a misleading picture of the pr
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.support.screenshot import ARGS, CHROMIUM
+from tests.support.screenshot import tiny_studio
 
 VIEWPORT = {"width": 1440, "height": 1100}
 EARLIER = ("# Lighthouses at dusk\n\nKeepers climbed the old steps every evening to light the lamp.\n\n"
@@ -57,32 +56,19 @@ def take(browser, url: str, path: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.ui_server import serve_studio
-    from writing.engines.local import LocalEngine
     from writing.library.revisions import Revisions
     from writing.library.store import DraftStore
-    from writing.runtime.load import load
-    from writing.tiny import build
 
     out = Path(argv[0] if argv else "docs/workspace.png").resolve()
     with tempfile.TemporaryDirectory(prefix="studio-workspace-shot-") as work:
-        os.environ.setdefault("STUDIO_DATA_DIR", str(Path(work) / "data"))  # never the user's own drafts
-        loaded = load(str(build(Path(work) / "tiny")), dtype="auto")
-        engine = LocalEngine(loaded.model, loaded.tokenizer, name="tiny-qwen3", dtype=loaded.dtype, context=4096)
         store = DraftStore(Path(work) / "drafts.sqlite3")
         post = store.create(user="local", kind="blog", title="Lighthouses at dusk", content=CURRENT, status="done",
                             meta={"topic": "Lighthouses at dusk", "audience": "curious readers", "tone": "warm",
                                   "bible": BIBLE})
         Revisions(store).record(user="local", draft_id=post, content=EARLIER, cause="regenerate")
         try:
-            with serve_studio(engine, store=store) as server, sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                try:
-                    take(browser, server.url, out)
-                finally:
-                    browser.close()
+            with tiny_studio(Path(work), store=store) as (browser, url):
+                take(browser, url, out)
         finally:
             store.close()
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
