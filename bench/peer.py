@@ -80,4 +80,12 @@ def run_peer(model_dir: Path, qtype: str, *, prompt_tokens: int, new_tokens: int
     return {"load_s": load_s, "gguf_build_s": build_s, "weight_bytes": path.stat().st_size,
             "ttft_s": t1 - t0, "prefill_tok_s": prompt_tokens / (t1 - t0), "decode_tok_s": new_tokens / (t2 - t1),
             "new_tokens": new_tokens, "threads": threads, "llama_cpp": llama_cpp.__version__,
-            "kernel_path": f"llama.cpp {llama_cpp.__version__} ({os.path.basename(path)})"}
+            "kernel_path": f"llama.cpp {llama_cpp.__version__} ({os.path.basename(path)}; {built_isa(llama_cpp)})"}
+
+
+def built_isa(llama_cpp) -> str:
+    """The vector instruction sets this llama.cpp build uses ("AVX2 F16C FMA"), from its system info line."""
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    wanted = ("AVX2", "AVX_VNNI", "AVX512", "AVX512_VNNI", "AVX512_BF16", "AMX_INT8", "F16C", "FMA")
+    on = {item.split("=")[0].strip() for item in info.split("|") if item.strip().endswith("= 1")}
+    return " ".join(isa for isa in wanted if isa in on) or "no x86 vector extensions"

@@ -112,7 +112,9 @@ def run_engine(model_dir: Path, mode: str, args: argparse.Namespace, scratch: Pa
 
     quantize = {"bf16": "none"}.get(mode, mode)
     started = time.perf_counter()
-    loaded = load(str(model_dir), dtype="bfloat16", quantize=quantize)  # int8/int4: quantised while loading
+    # --dtype auto (the default) is what `python studio.py` picks on this CPU: bf16 activations where
+    # bf16 is native, fp32 activations for int8/int4 elsewhere (AVX2). int8/int4: quantised while loading.
+    loaded = load(str(model_dir), dtype=args.dtype, quantize=quantize)
     report = loaded.quant
     load_s = time.perf_counter() - started
     from writing.runtime import kernels
@@ -270,10 +272,12 @@ def machine() -> dict[str, Any]:
 def run_child(mode: str, model_dir: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.run", "--child", mode, "--model", str(model_dir), "--scratch", str(scratch),
            "--prompt-tokens", str(args.prompt_tokens), "--new-tokens", str(args.new_tokens),
-           "--shared-tokens", str(args.shared_tokens), "--seed", str(args.seed)]
+           "--shared-tokens", str(args.shared_tokens), "--seed", str(args.seed), "--dtype", args.dtype]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false")
+    # the repository first, then the caller's PYTHONPATH (e.g. a llama-cpp-python built for another ISA)
+    pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=pythonpath, TOKENIZERS_PARALLELISM="false")
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout)
     for line in proc.stdout.splitlines():
@@ -341,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=None, help="greedy new tokens (default 128)")
     parser.add_argument("--shared-tokens", type=int, default=None, help="brief+outline tokens for prefix reuse")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--dtype", default="auto", choices=("auto", "bfloat16", "float32"),
+                        help="studio modes' activation dtype (default auto: what the studio picks on this CPU)")
     parser.add_argument("--peer", action="store_true",
                         help="also time llama.cpp (llama-cpp-python) on the same weights: see bench/peer.py")
     parser.add_argument("--peer-types", default="Q8_0,Q4_0", help="llama.cpp types for --peer: BF16, Q8_0, Q4_0, "

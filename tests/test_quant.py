@@ -161,6 +161,35 @@ def test_an_impossible_kernel_path_is_refused(monkeypatch):
     assert kernels.runnable_paths() == [] and set(kernels.unavailable_paths()) == set(kernels.PATHS)
 
 
+def test_a_path_cpuid_refuses_gives_way_to_the_next(monkeypatch):
+    """A VM or an emulator may list the host's flags in /proc/cpuinfo while CPUID hides them (qemu-user
+    does): that path is dropped and the next one down is used, instead of no fused path at all."""
+    from writing.runtime import cpu
+
+    monkeypatch.setattr(kernels, "_refused", {})
+    monkeypatch.setattr(cpu, "is_x86_64", lambda: True)
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: set().union(*kernels.NEEDS.values()))  # lists everything
+    monkeypatch.delenv(kernels.ENV, raising=False)
+    assert kernels.runnable_paths() == list(kernels.PATHS)
+    kernels.refuse_by_cpuid(list(kernels.PATHS), lambda path: "avx512f, avx512_bf16" if path == "avx512" else "")
+    assert kernels.runnable_paths() == ["avx2_vnni", "avx2"]
+    assert "CPUID says the CPU lacks avx512f, avx512_bf16" in kernels.unavailable_paths()["avx512"]
+    assert not kernels.cpu_paths({"avx2", "fma", "f16c"} | kernels.NEEDS["avx512"])["avx512"]  # given flags: as given
+    monkeypatch.setenv(kernels.ENV, "avx512")
+    with pytest.raises(kernels.KernelPathError, match="cannot run the avx512 path .* CPUID says"):
+        kernels.runnable_paths()
+
+
+def test_cpuid_in_the_library_agrees_with_the_paths_chosen():
+    """The C++ side's CPUID check passes every path in use here and fails every path this CPU lacks."""
+    assert FUSED or kernels.why_not()
+    lacking = [p for p, why in kernels.unavailable_paths().items() if why.startswith("lacks")]
+    for path in FUSED_PATHS:
+        assert torch.ops.studio_qmm.cpu_lacks(path) == "", path
+    for path in lacking if FUSED else []:
+        assert torch.ops.studio_qmm.cpu_lacks(path), path
+
+
 def test_paths_are_chosen_from_the_cpu_flags():
     avx2_laptop = {"avx2", "fma", "f16c"}
     assert [p for p, why in kernels.cpu_paths(avx2_laptop).items() if not why] == ["avx2"]

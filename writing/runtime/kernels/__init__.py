@@ -1,6 +1,8 @@
 """Fused int8/int4/bf16 CPU kernels (C++), one extension with several instruction paths.
 
-Paths, best first (each needs the CPU flags in NEEDS; the C++ side checks CPUID again):
+Paths, best first (each needs the CPU flags in NEEDS, read from /proc/cpuinfo; the C++ side checks
+CPUID again, and a path CPUID refuses (a VM or emulator whose /proc/cpuinfo shows the host's flags)
+is dropped for the next one down instead of the whole library):
 
     avx512     AVX512-VNNI + AVX512-BF16 (Sapphire Rapids, Zen 4/5)
     avx2_vnni  AVX2 + FMA + F16C + AVX-VNNI (Intel 12th gen and later)
@@ -22,7 +24,7 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from writing.errors import StudioError
@@ -47,6 +49,7 @@ _SOURCES = [_FOLDER / "qmm.cpp", _FOLDER / "qmm_avx512.cpp", _FOLDER / "qmm_avx2
 _INCLUDED = [_FOLDER / "qmm.h", _FOLDER / "qmm_avx2.inc"]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+_refused: dict[str, str] = {}  # path -> why CPUID refused it (set by load())
 
 
 class KernelPathError(StudioError, ValueError):
@@ -64,11 +67,14 @@ def cpu_paths(flags: set[str] | None = None) -> dict[str, str]:
 
     if not is_x86_64():
         return {path: f"not an x86-64 CPU ({machine()})" for path in PATHS}
-    flags = cpu_flags() if flags is None else flags
+    this_cpu = flags is None  # CPUID's refusals (load()) hold for this machine, not for given flags
+    flags = cpu_flags() if this_cpu else flags
     out = {}
     for path in PATHS:
         missing = sorted(NEEDS[path] - flags)
         out[path] = f"lacks {', '.join(missing)}" if missing else ""
+        if not missing and this_cpu and path in _refused:
+            out[path] = _refused[path]
     return out
 
 
@@ -189,13 +195,25 @@ def _load(*, verbose: bool) -> tuple[bool, str]:
         except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, odd toolchain: fall back, say why
             return False, f"could not build the kernel: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         _register_fakes(torch)
-    try:
-        torch.ops.studio_qmm.set_path(paths[0])
-    except AttributeError:  # a library of another studio version already loaded in this process
+    if not hasattr(torch.ops.studio_qmm, "cpu_lacks"):  # a library of another studio version is loaded
         return False, "the loaded kernel library is from another version of the studio: restart it"
-    except RuntimeError as exc:  # CPUID disagrees with /proc/cpuinfo (a VM hiding a feature): say so
-        return False, f"path {paths[0]} refused: {str(exc).splitlines()[0][:200]}"
+    refuse_by_cpuid(paths, torch.ops.studio_qmm.cpu_lacks)
+    if not (usable := runnable_paths()):
+        refused = "; ".join(f"{path}: {_refused[path]}" for path in paths)
+        return False, f"CPUID refused every path /proc/cpuinfo allows ({refused})"
+    torch.ops.studio_qmm.set_path(usable[0])
     return True, ""
+
+
+def refuse_by_cpuid(paths: list[str], cpuid_lacks: Callable[[str], str]) -> None:
+    """Drop the paths CPUID says this CPU cannot run, whatever /proc/cpuinfo listed.
+
+    CPUID (with the OS's register-state support) is the last word: a VM or an emulator may show the
+    host's flags in /proc/cpuinfo while hiding the instructions. The next path down is used instead.
+    """
+    for path in paths:
+        if lacks := cpuid_lacks(path):
+            _refused[path] = f"/proc/cpuinfo lists it, but CPUID says the CPU lacks {lacks}"
 
 
 @contextlib.contextmanager

@@ -53,6 +53,7 @@ std::string cpu_lacks(const std::string& name) {
   };
   need(__builtin_cpu_supports("avx2"), "avx2");
   need(__builtin_cpu_supports("fma"), "fma");
+  need(__builtin_cpu_supports("f16c"), "f16c");
   if (name == "avx2_vnni") need(__builtin_cpu_supports("avxvnni"), "avx_vnni");
   if (name == "avx512") {
     need(__builtin_cpu_supports("avx512f"), "avx512f");
@@ -307,6 +308,7 @@ TORCH_LIBRARY(studio_qmm, m) {
   m.def("q4_dequant_into(Tensor w, Tensor d, Tensor mn, Tensor(a!) out) -> ()");
   // Ops without tensor arguments: one kernel for every dispatch key (nothing to dispatch on).
   m.def("set_path(str name) -> ()", &studio_qmm::set_path);
+  m.def("cpu_lacks(str name) -> str", &studio_qmm::cpu_lacks);
   m.def("active_path() -> str", &studio_qmm::active_path);
   m.def("built_paths() -> str[]", &studio_qmm::built_paths);
 }
