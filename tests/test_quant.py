@@ -170,10 +170,11 @@ def test_a_path_cpuid_refuses_gives_way_to_the_next(monkeypatch):
     monkeypatch.setattr(cpu, "is_x86_64", lambda: True)
     monkeypatch.setattr(cpu, "cpu_flags", lambda: set().union(*kernels.NEEDS.values()))  # lists everything
     monkeypatch.delenv(kernels.ENV, raising=False)
-    assert kernels.runnable_paths() == list(kernels.PATHS)
+    assert kernels.runnable_paths() == list(kernels.PATHS) and kernels.native_bf16()
     kernels.refuse_by_cpuid(list(kernels.PATHS), lambda path: "avx512f, avx512_bf16" if path == "avx512" else "")
     assert kernels.runnable_paths() == ["avx2_vnni", "avx2"]
     assert "CPUID says the CPU lacks avx512f, avx512_bf16" in kernels.unavailable_paths()["avx512"]
+    assert not kernels.native_bf16()  # prompts take the fp32 route, as on any AVX2 CPU
     assert not kernels.cpu_paths({"avx2", "fma", "f16c"} | kernels.NEEDS["avx512"])["avx512"]  # given flags: as given
     monkeypatch.setenv(kernels.ENV, "avx512")
     with pytest.raises(kernels.KernelPathError, match="cannot run the avx512 path .* CPUID says"):

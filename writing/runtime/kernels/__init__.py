@@ -124,7 +124,10 @@ def native_bf16() -> bool:
 
     if os.environ.get(ENV, "").strip().lower() in ("avx2", "avx2_vnni"):
         return False
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    if not cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        return False
+    load()  # CPUID's word (refuse_by_cpuid): a VM may list avx512_bf16 in /proc/cpuinfo and hide it
+    return "avx512" not in _refused
 
 
 def attempted() -> bool:
