@@ -38,7 +38,7 @@ declare -A TESTS=(
   [writing/access/auth.py]="tests/test_auth_ratelimit.py tests/test_auth_sources.py tests/test_pure_edges.py"
   [writing/compose/outline.py]="tests/test_outline.py"
   [writing/library/export.py]="tests/test_export.py"
-  [writing/library/store.py]="tests/test_store.py"
+  [writing/library/store.py]="tests/test_store.py tests/test_store_rules.py"
   [writing/compose/longform.py]="tests/test_longform.py tests/test_longform_budget.py"
 )
 # the long-form budget code only: prompt budget, section prompts, lead/tail, estimate and report

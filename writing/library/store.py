@@ -259,6 +259,14 @@ def _like_pattern(query: str) -> str:
     return f"%{escaped}%"
 
 
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    """conn.in_transaction, False on a closed connection (where asking raises ProgrammingError)."""
+    try:
+        return conn.in_transaction
+    except sqlite3.ProgrammingError:
+        return False
+
+
 class DraftStore:
     """One SQLite file; safe to share between threads (one connection, one lock)."""
 
@@ -361,14 +369,14 @@ class DraftStore:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
             except (sqlite3.Error, OSError) as exc:
-                if conn.in_transaction:
+                if _in_transaction(conn):
                     try:
                         conn.execute("ROLLBACK")
                     except sqlite3.Error:
                         pass  # the original error is the one worth reporting
                 raise StorageError(f"could not save the draft: {describe_db_error(exc)}") from exc
             except BaseException:
-                if conn.in_transaction:
+                if _in_transaction(conn):
                     conn.execute("ROLLBACK")
                 raise
 
