@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.support.slow import SlowSteps
 from writing.engines.base import GenerationStats
 from writing.engines.params import make_params
 from writing.errors import BudgetError, EmptyPromptError, GenerationError
@@ -16,25 +17,6 @@ HELLO = [{"role": "user", "content": "Write a short blog post about local models
 
 def _generate_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "studio-generate"]
-
-
-class SlowSteps:
-    """A forward hook that makes every model call (prefill and each decode step) take `seconds`."""
-
-    def __init__(self, model, seconds: float):
-        self.seconds = seconds
-        self.calls = 0
-        self.handle = model.register_forward_hook(self)
-
-    def __call__(self, module, args, output):
-        self.calls += 1
-        time.sleep(self.seconds)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.remove()
 
 
 def test_stream_yields_incremental_text(tiny_engine):

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.polling import wait_for as poll
+from tests.support.slow import SlowSteps
 from writing.compose.longform import Brief, assemble
 from writing.compose.outline import Outline, Section
 from writing.engines.base import GenerationStats
@@ -234,11 +235,12 @@ def test_pause_keeps_the_partial_section_and_resume_continues_it(tiny_engine, ru
     engine = Recording(tiny_engine)
     runner = runner_for(engine, max_section_tokens=40)
     unseeded = PARAMS.model_copy(update={"seed": None})  # unseeded: a rewrite could not repeat the partial text
-    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(3), params=unseeded)
-    wait_for(lambda: (s := runner.status(job.id, user="ann")).sections_done == 1 and s.text.strip(),
-             what="a partial second section")
-    runner.pause(job.id, user="ann")
-    paused = wait_for(lambda: (s := runner.status(job.id, user="ann")).state == "paused" and s, what="paused")
+    with SlowSteps(tiny_engine.model, 0.05):  # 40 steps >= 2 s: the pause lands inside section 2 even under load
+        job = runner.start_job(user="ann", brief=BRIEF, outline=outline(3), params=unseeded)
+        wait_for(lambda: (s := runner.status(job.id, user="ann")).sections_done == 1 and s.text.strip(),
+                 what="a partial second section")
+        runner.pause(job.id, user="ann")
+        paused = wait_for(lambda: (s := runner.status(job.id, user="ann")).state == "paused" and s, what="paused")
     assert not runner.engine.busy  # within a decode step (the worker saved the partial text and let go)
     kept = Outline.from_dict(paused.outline)
     first, partial = kept.sections[0].text, kept.sections[1].text

@@ -12,6 +12,7 @@ from gradio_client import Client
 
 from tests.support.hardening import serve
 from tests.support.polling import wait_for as poll
+from tests.support.slow import SlowSteps
 from writing.access.ratelimit import RateLimiter
 from writing.compose.outline import Outline
 from writing.library.store import DraftStore
@@ -120,10 +121,11 @@ def test_stop_then_resume_goes_on_where_it_stopped(studio):
     alice = client(url, "alice")
     runner.max_section_tokens = 60  # long enough sections to stop one mid-way
     try:
-        job = alice.predict(BRIEF, plan(3), api_name="/job_start")["id"]
-        wait_for(lambda: len(alice.predict(job, api_name="/job_status")["outline"]["sections"][0]["text"]) > 5,
-                 what="text in the first section")
-        stopped = alice.predict(job, api_name="/job_stop")
+        with SlowSteps(runner.engine.model, 0.05):  # 60 steps >= 3 s: the Stop lands inside section 1 under load
+            job = alice.predict(BRIEF, plan(3), api_name="/job_start")["id"]
+            wait_for(lambda: len(alice.predict(job, api_name="/job_status")["outline"]["sections"][0]["text"]) > 5,
+                     what="text in the first section")
+            stopped = alice.predict(job, api_name="/job_stop")
         assert stopped["id"] == job
         stopped = ended(alice, job)
         assert stopped["state"] == "stopped" and stopped["resume_from"] == 1 and stopped["sections_done"] == 0
