@@ -44,10 +44,10 @@ def server(tiny_loaded, tmp_path_factory):
 def _open_from_library(page, title: str) -> None:
     page.get_by_role("tab", name="Library").click()
     cell = page.get_by_text(title, exact=True).locator("visible=true").first  # the table keeps hidden copies
-    cell.wait_for(timeout=15_000)
+    cell.wait_for(timeout=30_000)  # 15 s ran out once at a load average of 8 (2 cores)
     cell.click()  # selects the row: the draft is picked and shown in the editor
     page.wait_for_function("(t) => [...document.querySelectorAll('textarea')].some(e => e.value.includes(t))",
-                           arg=title.split()[0], timeout=15_000)
+                           arg=title.split()[0], timeout=30_000)
     page.click("#library-open-tab")
 
 
