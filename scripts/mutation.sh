@@ -36,7 +36,7 @@ declare -A TESTS=(
   [writing/access/ratelimit.py]="tests/test_auth_ratelimit.py tests/test_pure_edges.py"
   # measured last: other work changes these files, so their numbers move with it
   [writing/access/auth.py]="tests/test_auth_ratelimit.py tests/test_auth_sources.py tests/test_pure_edges.py"
-  [writing/compose/outline.py]="tests/test_outline.py"
+  [writing/compose/outline.py]="tests/test_outline.py tests/test_outline_rules.py"
   [writing/library/export.py]="tests/test_export.py"
   [writing/library/store.py]="tests/test_store.py tests/test_store_rules.py"
   [writing/compose/longform.py]="tests/test_longform.py tests/test_longform_budget.py"

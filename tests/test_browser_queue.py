@@ -102,8 +102,8 @@ def test_stop_removes_a_run_still_waiting_in_the_queue(engine, browser):  # noqa
             settled = time.perf_counter() - pressed
             assert b.input_value("#blog-topic textarea") == "B's brief, queued behind A"  # the brief stays
             job.cancel()
-            # gradio_client's cancel sometimes only stops listening (seen under load: the engine stayed busy
-            # 30+ s), and A's run then writes its LONG tokens to the end. A is not under test here: wait it out.
+            # A is not under test here. Under a load of 3-8 the engine once stayed busy 30+ s, once 300+ s after
+            # this cancel (not reproduced in 6 quiet runs, not yet diagnosed: see the fifth closing note).
             _wait_idle(engine, timeout=300.0)
             # A barrier instead of a sleep: one model, one queue served in order. Were B's run still queued,
             # it would reach the model before this later run of A's.

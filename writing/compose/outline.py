@@ -891,9 +891,10 @@ def outline_from_rows(rows: Sequence[Sequence[Any]], *, title: str, previous: Ou
             target = DEFAULT_SECTION_WORDS
         else:
             try:
-                target = check_target(int(float(target_cell)), field=f"row {i + 1} target words")
-            except (TypeError, ValueError):
+                number = int(float(target_cell))
+            except (TypeError, ValueError, OverflowError):  # not a number, NaN, infinite
                 raise ParamError(f"row {i + 1} target words", f"expected a number, got {target_cell!r}") from None
+            target = check_target(number, field=f"row {i + 1} target words")
         locked = cells[3] in (True, "true", "True", "yes", "1", 1)
         text = previous.sections[i].text if previous is not None and i < len(previous.sections) else ""
         sections.append(Section(title=name, points=tuple(points), target=target, locked=locked, text=text))
