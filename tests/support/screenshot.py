@@ -26,22 +26,29 @@ BRIEF = {"#blog-topic textarea": "How to keep a writing habit when you have a da
          "#blog-tone textarea": "encouraging and practical"}
 
 
-def take(browser, url: str, path: Path) -> Path:
-    """Open the studio in a dark browser, fill the Blog brief and save a viewport screenshot to `path`."""
+@contextlib.contextmanager
+def studio_page(browser, url: str, path: Path) -> Iterator[Any]:
+    """A page of the studio in a dark English browser; after the block, a viewport screenshot to `path`."""
     context = browser.new_context(locale="en-US", color_scheme="dark", viewport=VIEWPORT)
     try:
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector("#blog-topic textarea", timeout=30_000)
-        for selector, text in BRIEF.items():
-            page.fill(selector, text)
-        page.get_by_text("Code snippets").click()
+        yield page
         page.wait_for_function("document.body.classList.contains('dark')", timeout=10_000)
-        page.wait_for_function("document.fonts.status === 'loaded'", timeout=10_000)
         path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(path), full_page=False)
     finally:
         context.close()
+
+
+def take(browser, url: str, path: Path) -> Path:
+    """Open the studio in a dark browser, fill the Blog brief and save a viewport screenshot to `path`."""
+    with studio_page(browser, url, path) as page:
+        for selector, text in BRIEF.items():
+            page.fill(selector, text)
+        page.get_by_text("Code snippets").click()
+        page.wait_for_function("document.fonts.status === 'loaded'", timeout=10_000)
     return path
 
 

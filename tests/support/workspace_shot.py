@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.support.screenshot import tiny_studio
+from tests.support.screenshot import studio_page, tiny_studio
 
 VIEWPORT = {"width": 1440, "height": 1100}
 EARLIER = ("# Lighthouses at dusk\n\nKeepers climbed the old steps every evening to light the lamp.\n\n"
@@ -30,11 +30,7 @@ BIBLE = {"premise": "A short history of lighthouse keeping on the Scottish coast
 def take(browser, url: str, path: Path) -> Path:
     from tests.test_browser_library import _open_from_library
 
-    context = browser.new_context(locale="en-US", color_scheme="dark", viewport=VIEWPORT)
-    try:
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("#blog-topic textarea", timeout=30_000)
+    with studio_page(browser, url, path) as page:
         _open_from_library(page, "Lighthouses at dusk")
         page.wait_for_function("(document.querySelector('#blog-draft')?.innerText || '').includes('114 steps')",
                                timeout=30_000)
@@ -46,12 +42,7 @@ def take(browser, url: str, path: Path) -> Path:
                                timeout=30_000)
         page.click("#blog-rev-compare")
         page.wait_for_selector("#blog-rev-diff ins", timeout=30_000)
-        page.wait_for_function("document.body.classList.contains('dark')", timeout=10_000)
         page.locator("#blog-rev-diff").scroll_into_view_if_needed()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path), full_page=False)
-    finally:
-        context.close()
     return path
 
 
