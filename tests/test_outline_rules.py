@@ -393,6 +393,90 @@ def test_the_section_style(name: str) -> None:
     assert (outline.title, [(s.title, s.points, s.target, s.locked) for s in outline.sections]) == (title, expected)
 
 
+# --- letters or Roman numerals: I, V, X, L, C read from the list around them ----------------------------
+
+
+def plain(*titles: str, target: int = 400) -> list[tuple]:
+    return [(title, (), target, False) for title in titles]
+
+
+LETTERS_OR_NUMERALS = {
+    # C continues A, B: a letter, not the numeral 100 (which made "C. Close" a point of B).
+    "a-b-c": ("A. Open\nB. Middle\nC. Close\n", plain("Open", "Middle", "Close")),
+    "a-b-c-parens": ("A) Open\nB) Middle\nC) Close\n", plain("Open", "Middle", "Close")),
+    "a-b-c-bold": ("**A. Open**\n**B. Middle**\n**C. Close**\n", plain("Open", "Middle", "Close")),
+    "a-b-c-with-points": (
+        "A. Open\n- hook\nB. Middle\n- claim\n- proof\nC. Close\n- recap\n",
+        [("Open", ("hook",), 400, False), ("Middle", ("claim", "proof"), 400, False),
+         ("Close", ("recap",), 400, False)]),
+    "a-to-d-with-targets": (
+        "A. Open (100 words)\nB. Middle (200 words)\nC. Close (100 words)\nD. Notes (50 words)\n",
+        [("Open", (), 100, False), ("Middle", (), 200, False), ("Close", (), 100, False), ("Notes", (), 50, False)]),
+    "a-to-j": ("".join(f"{c}. Topic {c}\n" for c in "ABCDEFGHIJ"), plain(*(f"Topic {c}" for c in "ABCDEFGHIJ"))),
+    "a-to-z": ("".join(f"{c}. Topic {c}\n" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+               plain(*(f"Topic {c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))),
+    "h-i-j": ("H. Eight\nI. Nine\nJ. Ten\n", plain("Eight", "Nine", "Ten")),
+    # "I" first, then "J": the letter after it.
+    "i-j-k": ("I. Nine\nJ. Ten\nK. Eleven\n", plain("Nine", "Ten", "Eleven")),
+    "u-v-w-x-y": ("U. u\nV. v\nW. w\nX. x\nY. y\n", plain("u", "v", "w", "x", "y")),
+    "lower-a-b-c": ("a. one\nb. two\nc. three\n", plain("one", "two", "three")),
+    "lower-h-i-j": ("h) eight\ni) nine\nj) ten\n", plain("eight", "nine", "ten")),
+    "lower-k-l-m": ("k. eleven\nl. twelve\nm. thirteen\n", plain("eleven", "twelve", "thirteen")),
+    # Roman lists stay Roman: "I" before "II", "V" after "IV", "X" after "IX".
+    "roman-i-to-v": ("I. One\nII. Two\nIII. Three\nIV. Four\nV. Five\n", plain("One", "Two", "Three", "Four", "Five")),
+    "roman-i-to-x": ("I. a\nII. b\nIII. c\nIV. d\nV. e\nVI. f\nVII. g\nVIII. h\nIX. i\nX. j\n",
+                     plain(*"abcdefghij")),
+    "lower-roman-i-to-iii": ("i. one\nii. two\niii. three\n", plain("one", "two", "three")),
+    # Roman sections with lettered points of the same case: the C after B is a point.
+    "roman-sections-letter-points": (
+        "I. Intro\nA. hook\nB. thesis\nII. Body\nA. claim\nB. evidence\nC. counter\nIII. Close\n",
+        [("Intro", ("hook", "thesis"), 400, False), ("Body", ("claim", "evidence", "counter"), 400, False),
+         ("Close", (), 400, False)]),
+    "roman-sections-letter-points-with-targets": (
+        "I. Intro (100 words)\nA. hook\nB. thesis\nC. roadmap\nII. Body (200 words)\nA. claim\nB. evidence\n"
+        "C. counter\nIII. Close (100 words)\nA. recap\n",
+        [("Intro", ("hook", "thesis", "roadmap"), 100, False), ("Body", ("claim", "evidence", "counter"), 200, False),
+         ("Close", ("recap",), 100, False)]),
+    "roman-sections-letter-points-without-c": (
+        "I. Intro\nA. hook\nB. thesis\nII. Body\nA. claim\nIII. Close\n",
+        [("Intro", ("hook", "thesis"), 400, False), ("Body", ("claim",), 400, False), ("Close", (), 400, False)]),
+    # V after IV and X after IX are numerals, though letters come between.
+    "roman-v-and-x-after-letter-points": (
+        "IV. Four\nA. a\nB. b\nC. c\nD. d\nE. e\nV. Five\nIX. Nine\nA. f\nX. Ten\n",
+        [("Four", ("a", "b", "c", "d", "e"), 400, False), ("Five", (), 400, False), ("Nine", ("f",), 400, False),
+         ("Ten", (), 400, False)]),
+    # Lettered sections with Roman points of the same case: I before II is a numeral, C after B a letter.
+    "letter-sections-roman-points": (
+        "A. Open\nI. hook\nII. thesis\nB. Body\nI. claim\nII. evidence\nC. Close\n",
+        [("Open", ("hook", "thesis"), 400, False), ("Body", ("claim", "evidence"), 400, False),
+         ("Close", (), 400, False)]),
+    "letter-sections-lower-roman-points": (
+        "A. Open\ni. hook\nii. thesis\nB. Body\ni. claim\nC. Close\n",
+        [("Open", ("hook", "thesis"), 400, False), ("Body", ("claim",), 400, False), ("Close", (), 400, False)]),
+    # After H, but before II: one reason each way, and a numeral wins a tie.
+    "i-after-h-before-ii-is-a-numeral": (
+        "G. Seven\nI. a\nII. b\nH. Eight\nI. c\nII. d\n",
+        [("Seven", ("a", "b"), 400, False), ("Eight", ("c", "d"), 400, False)]),
+    # After U, but also after IV: one reason each way, and a numeral wins a tie.
+    "v-after-iv-and-u-is-a-numeral": (
+        "IV. Four\n" + "".join(f"{c}. {c.lower()}\n" for c in "ABCDEFGHIJKLMNOPQRSTU") + "V. Five\nA. e\n",
+        [("Four", tuple("abcdefghijklmnopqrstu"), 400, False), ("Five", ("e",), 400, False)]),
+    # Each case and indent is its own list: the last C follows B at no indent, not the indented A.
+    "lists-by-indent": (
+        "A. Open\n   A. one\n   B. two\n   C. three\nB. Body\n   A. four\nC. Close\n",
+        [("Open", ("one", "two", "three"), 400, False), ("Body", ("four",), 400, False), ("Close", (), 400, False)]),
+    "lists-by-case": (
+        "A. Open\nB. Body\nb. point\nC. Close\n",
+        [("Open", (), 400, False), ("Body", ("point",), 400, False), ("Close", (), 400, False)]),
+}
+
+
+@pytest.mark.parametrize("name", list(LETTERS_OR_NUMERALS))
+def test_letters_or_roman_numerals(name: str) -> None:
+    reply, expected = LETTERS_OR_NUMERALS[name]
+    assert sections(reply) == expected
+
+
 # --- titles, points, locks -------------------------------------------------------------------------------
 
 BODIES = {

@@ -385,6 +385,7 @@ _NUMBERED = re.compile(r"\d{1,3}(?:\s*[.)、．:：]\s|[.)、．](?!\d))")
 _SUBNUMBERED = re.compile(r"\d{1,3}(?:[.．]\d{1,3})+[.)、．]?(?=\s)")  # "1.2 Background", "2.3.1)"
 _ROMAN = re.compile(r"(?:[IVXLC]{1,7}|[ivxlc]{1,7})[.)](?=\s)")  # "IV. Results", "ii) method"
 _LETTER = re.compile(r"[A-Za-z][.)](?=\s)")  # "A. Hook", "b) thesis"
+_LATIN_MARKER = re.compile(r"[A-Za-z]{1,7}(?=[.)])")  # the marker of a line that _ROMAN or _LETTER matched
 _BULLET = re.compile(r"[-*+•·●○◦▪■]\s")
 _ZH_LIST = re.compile(rf"[{_ZH_NUM}]+\s*[、.．]")
 _ZH_PAREN = re.compile(rf"[(（][{_ZH_NUM}\d]+[)）]")
@@ -412,14 +413,18 @@ def _roman(numeral: str) -> int | None:
     """The value of a well-formed Roman numeral up to 399 ("iv" -> 4), else None ("IIII", "VX", "civil")."""
     digits = [_ROMAN_VALUES[ch] for ch in numeral.lower()]
     total = sum(-d if i + 1 < len(digits) and d < digits[i + 1] else d for i, d in enumerate(digits))
+    return total if _to_roman(total) == numeral.lower() else None
+
+
+def _to_roman(number: int) -> str:
+    """The lowercase Roman numeral of a number (4 -> "iv")."""
     canonical = ""
-    rest = total
     for value, symbol in ((100, "c"), (90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"),
                           (1, "i")):
-        while rest >= value:
+        while number >= value:
             canonical += symbol
-            rest -= value
-    return total if canonical == numeral.lower() else None
+            number -= value
+    return canonical
 
 
 def _after(text: str, match: re.Match[str] | None, punctuation: str = "") -> str | None:
@@ -464,6 +469,7 @@ class _Line:
     indent: int
     blank_before: bool
     is_bullet: bool
+    marker: str = ""  # a "roman" or "letter" line's marker ("C", "iv"): see _letters_or_numerals
 
 
 def _indent(line: str) -> int:
@@ -513,8 +519,9 @@ def _classify(index: int, raw: str, blank_before: bool) -> _Line:
     numbered = _numbering(bare)
     if numbered:
         kind, text = numbered
+        latin = _LATIN_MARKER.match(bare) if kind[0] in ("roman", "letter") else None
         return _Line(index, (*kind, indent), _keep_bold_title(plain, text), plain, indent, blank_before,
-                     kind[0] in ("num", "subnum", "roman", "letter"))
+                     kind[0] in ("num", "subnum", "roman", "letter"), latin.group() if latin else "")
     if not plain or is_target_line(_unbold(plain)):
         return _Line(index, None, plain, plain, indent, blank_before, False)
     # A bold-only line ("**Introduction (300 words)**") or a plain line carrying a target.
@@ -599,6 +606,7 @@ def parse_outline(markdown: str, *, total_words: int | None = None, title: str =
             continue
         lines.append(_classify(len(lines), raw, blank))
         blank = False
+    lines = _letters_or_numerals(lines)
     style = _section_style(lines)
     if style is None:
         raise OutlineParseError(
@@ -631,6 +639,47 @@ def parse_outline(markdown: str, *, total_words: int | None = None, title: str =
         for (name, _, locked, points), target in zip(drafts, targets, strict=True)
     )
     return Outline(title=doc_title, sections=sections)
+
+
+def _letters_or_numerals(lines: list[_Line]) -> list[_Line]:
+    """Read each one-character marker that is both a letter and a Roman numeral (I, V, X, L, C, either case;
+    D and M are letters here, numerals stop at 399) from the list around it: _classify, one line at a time,
+    calls them all numerals.
+
+    The markers of one case at one indent form a list, read in order. Two things count for a letter: the
+    last marker read as a letter is the one before it in the alphabet ("H. / I."), and the next marker is
+    the one after it ("I. / J."). Two count for a numeral: the last marker read as a numeral is the one before
+    it ("IV. / V."), and the next marker is the numeral after it ("I. / II.", "V. / VI."). More for a letter
+    makes it a letter; otherwise (a tie, or nothing either way) it stays a numeral. So "A. / B. / C." is
+    lettered, "I. / II." and "H. / I. / II." are numerals, and "I. Intro / A. point / B. point / C. point /
+    II. Body" keeps its numerals as sections and its letters, C too, as points. One pass to group, one to
+    decide: linear in the number of lines."""
+    lists: dict[tuple[bool, int], list[int]] = {}  # (upper case, indent) -> positions in `lines`, in order
+    for position, line in enumerate(lines):
+        if line.marker:
+            lists.setdefault((line.marker.isupper(), line.indent), []).append(position)
+    resolved = list(lines)
+    for positions in lists.values():
+        last_letter = ""  # the last marker read as a letter in this list
+        last_numeral: int | None = None  # the value of the last one read as a Roman numeral
+        for k, position in enumerate(positions):
+            line = lines[position]
+            marker = line.marker
+            value = _roman(marker) if line.style is not None and line.style[0] == "roman" else None
+            if value is not None and len(marker) == 1:
+                after = lines[positions[k + 1]].marker if k + 1 < len(positions) else ""
+                as_letter = (last_letter == chr(ord(marker) - 1)) + (after == chr(ord(marker) + 1))
+                numeral = _to_roman(value + 1)  # "ii" after "i", "vi" after "v"
+                numeral = numeral.upper() if marker.isupper() else numeral
+                as_numeral = (last_numeral == value - 1) + (after == numeral)
+                if as_letter > as_numeral:
+                    value = None
+                    resolved[position] = replace(line, style=("letter", *line.style[1:]))
+            if value is None:
+                last_letter = marker
+            else:
+                last_numeral = value
+    return resolved
 
 
 def _section_style(lines: Sequence[_Line]) -> tuple[Any, ...] | None:
