@@ -137,9 +137,9 @@ def test_kernel_ops_match_reference_on_every_path(path, weight):
 
 
 def test_fused_paths_agree_with_each_other(weight):
-    """Same int8 blocks, same integer dot products: paths differ only in fp32 summation order."""
+    """Decode rows: same int8 blocks, same integer dot products; paths differ only in fp32 summation order."""
     q, s = quant.quantize_int8(weight)
-    x = torch.randn(2, 384, generator=torch.Generator().manual_seed(9))
+    x = torch.randn(1, 384, generator=torch.Generator().manual_seed(9))
     outs = {}
     for path in FUSED_PATHS:
         with kernels.use_path(path):
@@ -147,6 +147,61 @@ def test_fused_paths_agree_with_each_other(weight):
     for path, out in outs.items():
         assert rel(out, outs[FUSED_PATHS[0]]) < 1e-5, path
     assert len(outs) == len(FUSED_PATHS)  # zero on a CPU without a fused path (summary says so)
+
+
+def gemm_reference(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """What the int8 GEMM computes, in float64: x quantised in blocks of 128 (fp32 scale max|x| / 127,
+    round half to even, as the kernel does), exact integer dot products per block, scaled."""
+    m, k = x.shape
+    blocks = x.float().reshape(m, k // 128, 128)
+    d = blocks.abs().amax(dim=2) / 127
+    inv = torch.where(d > 0, 1 / d, torch.zeros_like(d))
+    xq = torch.round(blocks * inv[..., None]).clamp(-127, 127).to(torch.int64)
+    dots = torch.einsum("mbk,nbk->mnb", xq, q.to(torch.int64).reshape(q.shape[0], k // 128, 128))
+    return (dots.double() * d.double()[:, None, :]).sum(dim=2) * s.double()
+
+
+GEMM_PATHS = [path for path in FUSED_PATHS if path.startswith("avx2")]
+
+
+@pytest.mark.parametrize("path", GEMM_PATHS or ["(none)"])
+def test_int8_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
+    """The AVX2 paths' int8 GEMM: every row count up to two tiles (3 or 4 rows a tile, leftovers 1-3),
+    an odd number of weight rows (the 1-row leftover), K of one block and of many."""
+    if path == "(none)":
+        assert not any(p.startswith("avx2") for p in kernels.runnable_paths())  # the summary names why
+        return
+    monkeypatch.setenv("STUDIO_QMM_GEMM_MIN_ROWS", "1")  # the GEMM for every row count, even 1
+    for n, k in ((67, 1280), (5, 128), (130, 384)):
+        q, s = quant.quantize_int8(random_weight(n, k))
+        for rows in (1, 2, 3, 4, 5, 7, 8, 9):
+            x = torch.randn(rows, k, generator=torch.Generator().manual_seed(rows)) * 3
+            x[0, :64] = 0.0  # an all-zero half block
+            with kernels.use_path(path):
+                assert torch.ops.studio_qmm.q8_uses_gemm(rows)
+                out = torch.ops.studio_qmm.q8_mm(x, q, s)
+            assert rel(out, gemm_reference(x, q, s)) < 1e-5, (path, n, k, rows)
+
+
+@pytest.mark.parametrize("path", FUSED_PATHS or ["(none)"])
+def test_long_prompts_on_a_gemm_path_stay_int8(path):
+    """An int8 layer sends a long prompt to the kernel's int8 GEMM where the path has one (the AVX2
+    paths), and dequantises for torch's GEMM where it has none (avx512: native bf16)."""
+    if path == "(none)":
+        assert not FUSED
+        return
+    q, s = quant.quantize_int8(random_weight(130, 384))
+    layer = quant.Int8Linear(q, s, None, fused=True)
+    x = torch.randn(64, 384, generator=torch.Generator().manual_seed(64))
+    with kernels.use_path(path):
+        uses = torch.ops.studio_qmm.q8_uses_gemm(64)
+        assert uses == path.startswith("avx2") and not torch.ops.studio_qmm.q8_uses_gemm(1)
+        out = layer(x)
+        if uses:
+            assert torch.equal(out, torch.ops.studio_qmm.q8_mm(x, q, s))
+            assert rel(out, gemm_reference(x, q, s)) < 1e-5
+        else:
+            assert rel(out, F.linear(x, q.float() * s[:, None])) < 0.01
 
 
 def test_an_impossible_kernel_path_is_refused(monkeypatch):

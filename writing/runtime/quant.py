@@ -16,6 +16,8 @@ Long prompts (more than the path's fused-row limit) dequantise the layer into a 
 use torch's GEMM: bf16 (oneDNN) where the CPU multiplies bf16 natively (the avx512 path), fp32
 elsewhere, so a CPU without native bf16 never runs a bf16 GEMM by emulation. Only one layer
 (or a slice of a large one) is ever dequantised at a time: the weights stay int8/int4 in RAM.
+Exception: int8 layers on the AVX2 paths, whose kernels have an int8 GEMM (q8_uses_gemm says from
+how many rows): prompts stay int8 end to end there.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above a 
 # Quantised layers: up to this many rows the fused kernel, above it dequantise into a reused buffer and
 # run torch's GEMM. Measured on a [9728, 2560] layer (2 cores, AMD EPYC Zen 4, avx512 path), fused /
 # dequantise + bf16 GEMM: int8 3.2 / ~6.6 ms at 16 rows, 6.1 / ~8.5 at 32, 12.1 / 11.2 at 64; int4 5.3 /
-# ~6.6 at 16, 10.8 / ~8.5 at 32. The AVX2 paths use the same limits (see README, Performance).
+# ~6.6 at 16, 10.8 / ~8.5 at 32. The AVX2 paths use the same limits, except that their int8 layers
+# multiply longer prompts on the kernel's int8 GEMM (torch.ops.studio_qmm.q8_uses_gemm; qmm_avx2.inc).
 Q8_FUSED_MAX_ROWS = 32
 Q4_FUSED_MAX_ROWS = 16
 _SCRATCH_BYTES = 128 * 2**20  # larger matrices (a 150k-row lm_head) are dequantised a slice of rows at a time
@@ -208,7 +211,7 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, self.in_features)
-        if self.fused and rows.shape[0] <= Q8_FUSED_MAX_ROWS:
+        if self.fused and (rows.shape[0] <= Q8_FUSED_MAX_ROWS or torch.ops.studio_qmm.q8_uses_gemm(rows.shape[0])):
             y = torch.ops.studio_qmm.q8_mm(rows, self.q, self.scales)
         elif self.fused:
             y = dense_matmul(rows, self.out_features, self.in_features, lambda a, b, out: (

@@ -5,6 +5,9 @@
 // weight decide speed. Like llama.cpp's Q8_0/Q4 paths, each row of x is quantised to int8 in
 // blocks of 32 with one fp32 scale per block, and the inner loop is an integer dot product per
 // block followed by one fp32 scale-and-accumulate per 32 weights.
+// Prompts (M > 1) on the AVX2 paths: an int8 GEMM (q8_gemm), register-blocked over x rows and
+// weight rows, with x in blocks of 128 (qmm_avx2.inc says why and from how many rows). The avx512
+// path has none: its prompts are dequantised for oneDNN's native bf16 GEMM (writing/runtime/quant.py).
 //
 // Instruction paths, all compiled into this one extension and chosen at run time (set_path, from
 // writing/runtime/kernels/__init__.py, which reads the CPU flags):
@@ -23,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,14 @@ namespace studio_qmm {
 namespace {
 
 constexpr int64_t kTileRows = 64;  // output rows per work item: their weights stay in L2 while x streams
+// Rows from which q8_mm multiplies on the path's int8 GEMM (0: the path has none). The path's own
+// figure, or STUDIO_QMM_GEMM_MIN_ROWS (the bench and the tests compare GEMM and GEMV with it; read
+// per call, so a test can change it).
+int64_t q8_gemm_from(const KernelTable& t) {
+  if (!t.q8_gemm) return 0;
+  const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS");
+  return v ? std::max<int64_t>(1, std::atoll(v)) : t.q8_gemm_min_rows;
+}
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
 
 const char* const kPathNames[] = {"avx512", "avx2_vnni", "avx2"};
@@ -147,12 +159,41 @@ void check_q4(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn) {
 
 const uint16_t* u16(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr()); }
 
+// Prompt rows on a path with an int8 GEMM (q8_gemm): x quantised in blocks of 128, then every
+// weight tile against all rows.
+at::Tensor q8_gemm_mm(const KernelTable& t, const at::Tensor& x, const at::Tensor& w, const at::Tensor& scales) {
+  const int64_t N = w.size(0), K = w.size(1), M = x.size(0), nb = K / 128;
+  std::vector<int8_t> xq(M * K);
+  std::vector<uint8_t> ax(M * K);
+  std::vector<float> dx(M * nb), c128(M);
+  const at::Tensor xf = x.to(at::kFloat).contiguous();
+  const float* xp = xf.data_ptr<float>();
+  at::parallel_for(0, M, std::max<int64_t>(16, 65536 / K), [&](int64_t begin, int64_t end) {
+    for (int64_t m = begin; m < end; ++m) {
+      c128[m] = t.quantize_row128(xp + m * K, K, xq.data() + m * K, ax.data() + m * K, dx.data() + m * nb);
+    }
+  });
+  at::Tensor out = at::empty({M, N}, x.options().dtype(at::kFloat));
+  float* op = out.data_ptr<float>();
+  const int8_t* wp = w.data_ptr<int8_t>();
+  const float* sp = scales.data_ptr<float>();
+  const int64_t tiles = (N + kTileRows - 1) / kTileRows;
+  at::parallel_for(0, tiles, tile_grain(kTileRows * K, M), [&](int64_t begin, int64_t end) {
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t n0 = tile * kTileRows, n1 = std::min(N, n0 + kTileRows);
+      t.q8_gemm(wp, sp, K, n0, n1, M, xq.data(), ax.data(), dx.data(), c128.data(), op, N);
+    }
+  });
+  return out.to(x.scalar_type());
+}
+
 at::Tensor q8_mm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& scales) {
   TORCH_CHECK(w.scalar_type() == at::kChar && w.is_contiguous(), "w must be contiguous int8 [N, K]");
   TORCH_CHECK(scales.scalar_type() == at::kFloat && scales.is_contiguous(), "scales must be fp32 [N]");
   const KernelTable& t = active();
   const int64_t N = w.size(0), K = w.size(1), M = x.size(0);
   check_x(x, K);
+  if (const int64_t from = q8_gemm_from(t); from > 0 && M >= from) return q8_gemm_mm(t, x, w, scales);
   const QuantizedX xq = quantize_x(t, x, M, K);
   at::Tensor out = at::empty({M, N}, x.options().dtype(at::kFloat));
   float* op = out.data_ptr<float>();
@@ -281,6 +322,13 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
   return out;
 }
 
+// Whether q8_mm multiplies `rows` rows on the int8 GEMM (Python then sends long prompts to q8_mm
+// rather than dequantising the layer for torch's GEMM).
+bool q8_uses_gemm(int64_t rows) {
+  const int64_t from = q8_gemm_from(active());
+  return from > 0 && rows >= from;
+}
+
 // Sum of a large int64 buffer: the machine's read bandwidth with the active path's loads.
 int64_t read_sum(const at::Tensor& buf) {
   TORCH_CHECK(buf.scalar_type() == at::kLong && buf.is_contiguous(), "buf must be contiguous int64");
@@ -310,6 +358,7 @@ TORCH_LIBRARY(studio_qmm, m) {
   m.def("set_path(str name) -> ()", &studio_qmm::set_path);
   m.def("cpu_lacks(str name) -> str", &studio_qmm::cpu_lacks);
   m.def("active_path() -> str", &studio_qmm::active_path);
+  m.def("q8_uses_gemm(int rows) -> bool", &studio_qmm::q8_uses_gemm);
   m.def("built_paths() -> str[]", &studio_qmm::built_paths);
 }
 

@@ -47,6 +47,16 @@ struct KernelTable {
                           int64_t n1, uint16_t* out);
   // Sum of n int64 values (n a multiple of 32): a read-bandwidth probe.
   int64_t (*read_sum)(const int64_t* p, int64_t n);
+  // Prompt rows as an int8 GEMM (nullptr: the driver dequantises for torch's GEMM instead). The x rows
+  // use their own format: xq int8 [K] in blocks of 128 with one fp32 scale dx each ([K / 128]), ax =
+  // |xq| as uint8 [K] (the unsigned operand of vpmaddubsw); quantize_row128 returns
+  // c128 = 128 * sum_b dx_b * sum(xq_b) (the correction for the VNNI path's w + 128).
+  float (*quantize_row128)(const float* x, int64_t K, int8_t* xq, uint8_t* ax, float* dx);
+  // out[m * ldo + n] = sum_k W[n, k] * x_m[k] for m in [0, M), n in [n0, n1).
+  void (*q8_gemm)(const int8_t* w, const float* scales, int64_t K, int64_t n0, int64_t n1, int64_t M,
+                  const int8_t* xq, const uint8_t* ax, const float* dx, const float* c128, float* out,
+                  int64_t ldo);
+  int64_t q8_gemm_min_rows;  // q8_mm uses q8_gemm from this many rows (the GEMV below)
 };
 
 // nullptr where the compiler or architecture cannot build the path (non-x86, old compiler).

@@ -31,7 +31,8 @@ namespace avx2_vnni {
 const KernelTable* avx2_table() {
   using namespace avx2;
   static const KernelTable table{"avx2", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
-                                 q4_dequant_f32, nullptr, nullptr, read_sum};
+                                 q4_dequant_f32, nullptr, nullptr, read_sum,
+                                 quantize_row128, q8_gemm, kGemmMinRows};
   return &table;
 }
 
@@ -39,7 +40,8 @@ const KernelTable* avx2_vnni_table() {
 #ifdef STUDIO_HAVE_AVXVNNI
   using namespace avx2_vnni;
   static const KernelTable table{"avx2_vnni", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
-                                 q4_dequant_f32, nullptr, nullptr, read_sum};
+                                 q4_dequant_f32, nullptr, nullptr, read_sum,
+                                 quantize_row128, q8_gemm, kGemmMinRows};
   return &table;
 #else
   return nullptr;
