@@ -167,14 +167,15 @@ GEMM_PATHS = [path for path in FUSED_PATHS if path.startswith("avx2")]
 @pytest.mark.parametrize("path", GEMM_PATHS or ["(none)"])
 def test_int8_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
     """The AVX2 paths' int8 GEMM: every row count up to two tiles (3 or 4 rows a tile, leftovers 1-3),
-    an odd number of weight rows (the 1-row leftover), K of one block and of many."""
+    an odd number of weight rows (the 1-row leftover), K of one block and of many, and more rows than one
+    chunk of x (256 KB of x and |x|: 100 rows at K = 1280)."""
     if path == "(none)":
         assert not any(p.startswith("avx2") for p in kernels.runnable_paths())  # the summary names why
         return
     monkeypatch.setenv("STUDIO_QMM_GEMM_MIN_ROWS", "1")  # the GEMM for every row count, even 1
     for n, k in ((67, 1280), (5, 128), (130, 384)):
         q, s = quant.quantize_int8(random_weight(n, k))
-        for rows in (1, 2, 3, 4, 5, 7, 8, 9):
+        for rows in (1, 2, 3, 4, 5, 7, 8, 9, *((205,) if k == 1280 else ())):
             x = torch.randn(rows, k, generator=torch.Generator().manual_seed(rows)) * 3
             x[0, :64] = 0.0  # an all-zero half block
             with kernels.use_path(path):
