@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", default="", help="comma list (default: every path this CPU runs)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
     args = parser.parse_args(argv)
     os.environ.pop(FORCE, None)
 
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
     info["load_avg_end"] = os.getloadavg()[0]
     print(f"load avg at the end {info['load_avg_end']:.2f}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"layers-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"layers-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"machine": info, "shape": [n, k], "rows": results}, indent=1))
     print(f"results: {out}")
     return 0

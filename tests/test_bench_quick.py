@@ -92,3 +92,27 @@ def test_table_shows_the_load_peak_and_its_ratio_to_the_weights():
     assert "| int8 |  | 30.0 | 5.20 (1.30x) | 5.60 | 4.00 |" in text
     assert "| llama.cpp Q8_0 |  | 30.0 |  | 5.60 | 4.00 |" in text
     assert load_peak(int8) == "5.20 (1.30x)" and load_peak(peer) == ""
+
+
+def test_layer_bench_times_every_route_on_every_path(tmp_path: Path):
+    """`python -m bench.layers` on a small layer: every runnable path, each route's time and error."""
+    from writing.runtime import kernels
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.layers", "--shape", "130,384", "--rows", "1,5,40",
+                           "--repeats", "1", "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    if not kernels.load():  # no fused path on this machine: the bench says so and stops
+        assert proc.returncode == 1 and "no fused kernel path here" in proc.stdout
+        return
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [json_file] = tmp_path.glob("layers-*.json")
+    record = json.loads(json_file.read_text())
+    assert record["shape"] == [130, 384] and record["machine"]["cpu_class"]
+    rows = record["rows"]
+    assert [(r["path"], r["rows"]) for r in rows] == [(p, n) for p in kernels.runnable_paths() for n in (1, 5, 40)]
+    for r in rows:
+        routes = ("gemm", "gemv", "dequant") if r["path"].startswith("avx2") else ("gemv", "dequant")
+        assert set(r) == {"path", "rows", *(f"{x}_ms" for x in routes), *(f"{x}_err" for x in routes)}
+        assert all(r[f"{x}_ms"] > 0 and r[f"{x}_err"] < 0.02 for x in routes), r
+    assert f"| {rows[0]['path']} | 1 |" in proc.stdout
