@@ -18,6 +18,14 @@ def test_the_default_profile_is_derandomized():
         assert settings.default.derandomize and settings.default.deadline is None and settings.default.print_blob
 
 
+def test_the_session_runs_the_profile_named_whatever_modules_were_collected():
+    """A test module that loads a profile of its own changes every test's settings (test_linear_parsers did)."""
+    name = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    profile, current = settings.get_profile(name), settings.default
+    assert (current.derandomize, current.max_examples, current.database) == (
+        profile.derandomize, profile.max_examples, profile.database), f"not the {name!r} profile: {current}"
+
+
 PROBE = """
 import sys
 from hypothesis import given, settings, strategies as st
