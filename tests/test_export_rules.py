@@ -1,17 +1,28 @@
 """Export rules the round-trip tests do not reach (issue 16: the surviving mutants of
-writing/library/export.py): file names at their edges, which paragraphs get which Word style, list
-depth, the Title paragraph, and tables (text width, header row, columns past Word's limit)."""
+writing/library/export.py): file names at their edges, which paragraphs and blocks get which Word style, list
+depth, the Title paragraph, tables (text width, header row, columns past Word's limit), inline formatting and
+the tracked-changes comparison (its title, one paragraph a line, dates, ids, kept spaces)."""
 
 from __future__ import annotations
 
+import calendar
+import time
 from pathlib import Path
 
 import docx
 import pytest
+from docx.oxml.ns import qn
 from docx.shared import Inches
 
 from writing.errors import StudioError
-from writing.library.export import NAME_MAX_BYTES, WORD_MAX_COLUMNS, export_docx, markdown_to_docx, safe_filename
+from writing.library.export import (
+    NAME_MAX_BYTES,
+    WORD_MAX_COLUMNS,
+    comparison_docx,
+    export_docx,
+    markdown_to_docx,
+    safe_filename,
+)
 
 # --- file names ------------------------------------------------------------------------------------------
 
@@ -150,3 +161,132 @@ def test_a_lone_surrogate_in_a_title_still_gives_a_writable_file_name(tmp_path):
     name = safe_filename("Notes \ud800 on tides", "md")
     assert name == "Notes on tides.md"
     (tmp_path / name).write_text("ok", encoding="utf-8")  # raised UnicodeEncodeError before the fix
+
+
+def test_an_extension_starting_with_x_is_kept_whole() -> None:
+    assert safe_filename("Sheet", "XLSX") == "Sheet.XLSX"
+    assert safe_filename("Sheet", ".xml") == "Sheet.xml"
+
+
+# --- blocks the round trip does not show -----------------------------------------------------------------
+
+
+def formatted(markdown: str) -> list[tuple[str, str, list[tuple[str, str | None, float | None]]]]:
+    return [(p.style.name, p.text, [(r.text, r.font.name, r.font.size.pt if r.font.size else None) for r in p.runs])
+            for p in markdown_to_docx(markdown).paragraphs]
+
+
+def test_a_nested_quote_keeps_the_outer_quote_after_it() -> None:
+    assert styles("> outer\n>\n> > inner\n>\n> outer again\n\nafter") == [
+        ("Quote", "outer"), ("Quote", "inner"), ("Quote", "outer again"), ("Normal", "after")]
+
+
+def test_a_list_after_a_closed_numbered_list_starts_at_the_first_level() -> None:
+    assert styles("1. one\n\npara\n\n- two\n\n1. three") == [
+        ("List Number", "one"), ("Normal", "para"), ("List Bullet", "two"), ("List Number", "three")]
+
+
+def test_code_blocks_are_small_monospace_lines_kept_exactly() -> None:
+    # an indented block keeps its trailing spaces; a fenced one ending in a letter keeps it; one run a line
+    assert formatted("text\n\n    code\n    end X  \n\n```\nz = X\n```") == [
+        ("Normal", "text", [("text", None, None)]),
+        ("Normal", "code\nend X  ", [("code\n", "Courier New", 9.0), ("end X  ", "Courier New", 9.0)]),
+        ("Normal", "z = X", [("z = X", "Courier New", 9.0)])]
+
+
+def test_raw_html_blocks_are_kept_as_text() -> None:
+    assert formatted("<div>Hi  \n\n<p>Mark X\n") == [
+        ("Normal", "<div>Hi  ", [("<div>Hi  ", None, None)]), ("Normal", "<p>Mark X", [("<p>Mark X", None, None)])]
+
+
+def test_a_rule_is_an_empty_paragraph() -> None:
+    assert styles("a\n\n---\n\nb") == [("Normal", "a"), ("Normal", ""), ("Normal", "b")]
+
+
+def test_the_section_properties_stay_the_last_element_of_the_body() -> None:
+    # Word's schema puts w:sectPr (page size and margins) after every paragraph and table
+    document = markdown_to_docx("One.\n\n| a |\n|---|\n| 1 |\n\nTwo.", title="T")
+    tags = [child.tag.rsplit("}", 1)[1] for child in document.element.body]
+    assert tags == ["p", "p", "tbl", "p", "sectPr"]
+
+
+# --- inline formatting -----------------------------------------------------------------------------------
+
+
+def inline(markdown: str) -> list[tuple[str, bool | None, bool | None, str | None]]:
+    [paragraph] = markdown_to_docx(markdown).paragraphs
+    return [(r.text, r.bold, r.italic, r.font.name) for r in paragraph.runs]
+
+
+def test_inline_html_and_image_alt_texts_are_kept_as_text() -> None:
+    assert inline("a <b>x</b> c") == [("a <b>x</b> c", None, None, None)]
+    assert inline("see ![alt text](x.png) here") == [("see alt text here", None, None, None)]
+    assert inline("see ![](x.png) here") == [("see  here", None, None, None)]  # an empty alt text ends nothing
+
+
+def test_a_soft_wrapped_line_is_one_run_in_the_format_around_it() -> None:
+    assert inline("a\nb") == [("a b", None, None, None)]
+    assert inline("**a\nb**") == [("a b", True, None, None)]
+    assert inline("*a\nb*") == [("a b", None, True, None)]
+
+
+def test_a_hard_line_break_is_a_word_line_break() -> None:
+    assert inline("a  \nb") == [("a", None, None, None), ("\n", None, None, None), ("b", None, None, None)]
+    assert inline("a\\\nb  \nc") == [("a", None, None, None), ("\n", None, None, None), ("b", None, None, None),
+                                     ("\n", None, None, None), ("c", None, None, None)]
+
+
+def test_inline_code_is_monospace() -> None:
+    assert inline("use `x` now") == [("use ", None, None, None), ("x", None, None, "Courier New"),
+                                     (" now", None, None, None)]
+
+
+def test_bold_and_italic_nest_and_end() -> None:
+    assert inline("**bold *both* bold** plain") == [("bold ", True, None, None), ("both", True, True, None),
+                                                    (" bold", True, None, None), (" plain", None, None, None)]
+    assert inline("*it **both** it* plain") == [("it ", None, True, None), ("both", True, True, None),
+                                                (" it", None, True, None), (" plain", None, None, None)]
+    assert inline("**a** b **c**") == [("a", True, None, None), (" b ", None, None, None), ("c", True, None, None)]
+    assert inline("*a* b *c*") == [("a", None, True, None), (" b ", None, None, None), ("c", None, True, None)]
+
+
+# --- two versions compared -------------------------------------------------------------------------------
+
+
+def test_a_comparison_without_a_title_is_called_comparison() -> None:
+    document = comparison_docx("a", "b")
+    assert document.core_properties.title == ""
+    assert (document.paragraphs[0].style.name, document.paragraphs[0].text) == ("Title", "Comparison")
+    named = comparison_docx("a", "b", title="t" * 300)
+    assert named.core_properties.title == "t" * 255 and named.paragraphs[0].text == "t" * 300
+
+
+def test_each_line_of_a_comparison_is_its_own_paragraph() -> None:
+    document = comparison_docx("one\ntwo\nthree", "one\ntwo\nthree")
+    assert [p.text for p in document.paragraphs[2:]] == ["one", "two", "three"]
+
+
+def marks(document) -> list:
+    return list(document.element.body.iter(qn("w:ins"), qn("w:del")))
+
+
+def test_changes_carry_the_given_time_or_now() -> None:
+    assert {m.get(qn("w:date")) for m in marks(comparison_docx("a b", "a c", when=0))} == {"1970-01-01T00:00:00Z"}
+    before = int(time.time())
+    dates = {m.get(qn("w:date")) for m in marks(comparison_docx("a b", "a c"))}
+    after = time.time()
+    assert len(dates) == 1
+    stamp = calendar.timegm(time.strptime(dates.pop(), "%Y-%m-%dT%H:%M:%SZ"))
+    assert before <= stamp <= after
+
+
+def test_every_change_has_its_own_id() -> None:
+    ids = [m.get(qn("w:id")) for m in marks(comparison_docx("a b\nsame\nx", "a c\nsame\ny\nz"))]
+    assert len(ids) >= 4 and all(i.isdigit() for i in ids) and len(set(ids)) == len(ids)
+
+
+def test_spaces_at_the_ends_of_compared_text_are_kept_by_word() -> None:
+    body = comparison_docx("a b", "a c").element.body
+    texts = list(body.iter(qn("w:t"), qn("w:delText")))[2:]  # after the title and the sentence naming the versions
+    assert [t.text for t in texts] == ["a ", "b", "c"]
+    assert all(t.get(qn("xml:space")) == "preserve" for t in texts)
