@@ -37,9 +37,10 @@ declare -A TESTS=(
   # measured last: other work changes these files, so their numbers move with it
   [writing/access/auth.py]="tests/test_auth_ratelimit.py tests/test_auth_sources.py tests/test_pure_edges.py"
   [writing/compose/outline.py]="tests/test_outline.py tests/test_outline_rules.py"
-  [writing/library/export.py]="tests/test_export.py"
+  [writing/library/export.py]="tests/test_export.py tests/test_export_rules.py tests/test_export_comparison.py"
   [writing/library/store.py]="tests/test_store.py tests/test_store_rules.py"
-  [writing/compose/longform.py]="tests/test_longform.py tests/test_longform_budget.py"
+  # the budget functions' own tests, no model: tests/test_longform.py loads the tiny model (~30 s a mutant)
+  [writing/compose/longform.py]="tests/test_longform_budget.py tests/test_longform_budget_rules.py"
 )
 # the long-form budget code only: prompt budget, section prompts, lead/tail, estimate and report
 L=writing.compose.longform
