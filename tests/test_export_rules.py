@@ -241,6 +241,12 @@ def test_inline_code_is_monospace() -> None:
                                      (" now", None, None, None)]
 
 
+def test_inline_code_keeps_the_bold_or_italic_around_it() -> None:
+    assert inline("**use `x`**") == [("use ", True, None, None), ("x", True, None, "Courier New")]
+    assert inline("*see `y` here*") == [("see ", None, True, None), ("y", None, True, "Courier New"),
+                                        (" here", None, True, None)]
+
+
 def test_bold_and_italic_nest_and_end() -> None:
     assert inline("**bold *both* bold** plain") == [("bold ", True, None, None), ("both", True, True, None),
                                                     (" bold", True, None, None), (" plain", None, None, None)]

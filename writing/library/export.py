@@ -239,7 +239,7 @@ def _segments(children: list[Token], *, bold: bool = False) -> list[_Segment]:
         elif kind == "hardbreak":
             piece = ("\n", False, False, False)
         elif kind == "code_inline":
-            piece = (token.content, bold, False, True)
+            piece = (token.content, bold or strong > 0, em > 0, True)  # code keeps the bold/italic around it
         else:
             strong += {"strong_open": 1, "strong_close": -1}.get(kind, 0)
             em += {"em_open": 1, "em_close": -1}.get(kind, 0)
