@@ -186,8 +186,9 @@ def test_int8_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
 
 @pytest.mark.parametrize("path", FUSED_PATHS or ["(none)"])
 def test_long_prompts_on_a_gemm_path_stay_int8(path):
-    """An int8 layer sends a long prompt to the kernel's int8 GEMM where the path has one (the AVX2
-    paths), and dequantises for torch's GEMM where it has none (avx512: native bf16)."""
+    """An int8 layer sends a prompt to the kernel's int8 GEMM where the path has one for that many rows
+    (avx2_vnni from 2 rows, avx2 for 33-128), and dequantises for torch's GEMM where it has none (avx512:
+    native bf16; avx2 above 128 rows, where fp32 GEMM measured faster)."""
     if path == "(none)":
         assert not FUSED
         return
@@ -197,6 +198,7 @@ def test_long_prompts_on_a_gemm_path_stay_int8(path):
     with kernels.use_path(path):
         uses = torch.ops.studio_qmm.q8_uses_gemm(64)
         assert uses == path.startswith("avx2") and not torch.ops.studio_qmm.q8_uses_gemm(1)
+        assert torch.ops.studio_qmm.q8_uses_gemm(512) == (path == "avx2_vnni")
         out = layer(x)
         if uses:
             assert torch.equal(out, torch.ops.studio_qmm.q8_mm(x, q, s))

@@ -36,13 +36,13 @@ namespace studio_qmm {
 namespace {
 
 constexpr int64_t kTileRows = 64;  // output rows per work item: their weights stay in L2 while x streams
-// Rows from which q8_mm multiplies on the path's int8 GEMM (0: the path has none). The path's own
-// figure, or STUDIO_QMM_GEMM_MIN_ROWS (the bench and the tests compare GEMM and GEMV with it; read
-// per call, so a test can change it).
-int64_t q8_gemm_from(const KernelTable& t) {
-  if (!t.q8_gemm) return 0;
-  const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS");
-  return v ? std::max<int64_t>(1, std::atoll(v)) : t.q8_gemm_min_rows;
+// Whether q8_mm multiplies M rows on the path's int8 GEMM: within the path's row range, or from
+// STUDIO_QMM_GEMM_MIN_ROWS rows up (no upper limit) where that is set (the bench and the tests compare
+// the routes with it; read per call, so a test can change it).
+bool gemm_for(const KernelTable& t, int64_t M) {
+  if (!t.q8_gemm) return false;
+  if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return M >= std::max<int64_t>(1, std::atoll(v));
+  return M >= t.q8_gemm_min_rows && (t.q8_gemm_max_rows == 0 || M <= t.q8_gemm_max_rows);
 }
 constexpr int64_t kGemmChunkBytes = 256 * 1024;  // x rows per GEMM chunk: this many bytes of x and |x|
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
@@ -202,7 +202,7 @@ at::Tensor q8_mm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& sca
   const KernelTable& t = active();
   const int64_t N = w.size(0), K = w.size(1), M = x.size(0);
   check_x(x, K);
-  if (const int64_t from = q8_gemm_from(t); from > 0 && M >= from) return q8_gemm_mm(t, x, w, scales);
+  if (gemm_for(t, M)) return q8_gemm_mm(t, x, w, scales);
   const QuantizedX xq = quantize_x(t, x, M, K);
   at::Tensor out = at::empty({M, N}, x.options().dtype(at::kFloat));
   float* op = out.data_ptr<float>();
@@ -333,10 +333,7 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
 
 // Whether q8_mm multiplies `rows` rows on the int8 GEMM (Python then sends long prompts to q8_mm
 // rather than dequantising the layer for torch's GEMM).
-bool q8_uses_gemm(int64_t rows) {
-  const int64_t from = q8_gemm_from(active());
-  return from > 0 && rows >= from;
-}
+bool q8_uses_gemm(int64_t rows) { return gemm_for(active(), rows); }
 
 // Sum of a large int64 buffer: the machine's read bandwidth with the active path's loads.
 int64_t read_sum(const at::Tensor& buf) {

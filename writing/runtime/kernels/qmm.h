@@ -56,7 +56,8 @@ struct KernelTable {
   void (*q8_gemm)(const int8_t* w, const float* scales, int64_t K, int64_t n0, int64_t n1, int64_t M,
                   const int8_t* xq, const uint8_t* ax, const float* dx, const float* c128, float* out,
                   int64_t ldo);
-  int64_t q8_gemm_min_rows;  // q8_mm uses q8_gemm from this many rows (the GEMV below)
+  int64_t q8_gemm_min_rows;  // q8_mm uses q8_gemm from this many rows (the GEMV below) ...
+  int64_t q8_gemm_max_rows;  // ... up to this many (0: no limit; above it quant.py dequantises for torch's GEMM)
 };
 
 // nullptr where the compiler or architecture cannot build the path (non-x86, old compiler).
