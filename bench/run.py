@@ -265,7 +265,9 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
             "load_avg_start": os.getloadavg()[0],
             # settings that change which instructions torch / the kernels use (imitating a smaller CPU)
-            "isa_env": {k: os.environ[k] for k in ("STUDIO_KERNEL_PATH", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+            # (and STUDIO_QMM_GEMM_MIN_ROWS, which moves prompt rows between the int8 GEMM and the other routes)
+            "isa_env": {k: os.environ[k] for k in ("STUDIO_KERNEL_PATH", "STUDIO_QMM_GEMM_MIN_ROWS",
+                                                   "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
                                                    "MKL_ENABLE_INSTRUCTIONS") if k in os.environ}}
 
 
