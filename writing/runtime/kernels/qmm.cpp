@@ -178,9 +178,11 @@ at::Tensor q8_gemm_mm(const KernelTable& t, const at::Tensor& x, const at::Tenso
   float* op = out.data_ptr<float>();
   const int8_t* wp = w.data_ptr<int8_t>();
   const float* sp = scales.data_ptr<float>();
-  // x a chunk of rows at a time, so a chunk (int8 x and |x|) and a weight tile stay in L2 together:
-  // with all 512 rows of a prompt (2.6 MB at K = 2560) streaming past each tile, the tile was evicted
-  // and 512 rows took 2.7x as long as 256 (one thread, avx2 and avx2_vnni, Xeon with 2 MB L2).
+  // x a chunk of rows at a time, so that a chunk (int8 x and |x|, 256 KB) and a 64-row weight tile
+  // (160 KB at K = 2560) fit a 512 KB L2 together (Zen 3) while the tile is reused across the chunk; all
+  // 512 rows of a prompt are 2.6 MB. Not measured where it matters: on this Xeon (2 MB L2) chunks and no
+  // chunks timed the same within noise (bench.layers, 2 threads, 2026-12-02: 512 rows 113-130 ms either
+  // way on the avx2_vnni path).
   const int64_t chunk = std::max<int64_t>(4, kGemmChunkBytes / (2 * K)) / 4 * 4;
   const int64_t tiles = (N + kTileRows - 1) / kTileRows;
   for (int64_t m0 = 0; m0 < M; m0 += chunk) {
