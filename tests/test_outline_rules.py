@@ -457,6 +457,10 @@ LETTERS_OR_NUMERALS = {
     "i-after-h-before-ii-is-a-numeral": (
         "G. Seven\nI. a\nII. b\nH. Eight\nI. c\nII. d\n",
         [("Seven", ("a", "b"), 400, False), ("Eight", ("c", "d"), 400, False)]),
+    # The same in lower case: "ii" after "i" counts for a numeral in a lower-case list too.
+    "lower-i-after-h-before-ii-is-a-numeral": (
+        "g. Seven\ni. a\nii. b\nh. Eight\ni. c\nii. d\n",
+        [("Seven", ("a", "b"), 400, False), ("Eight", ("c", "d"), 400, False)]),
     # After U, but also after IV: one reason each way, and a numeral wins a tie.
     "v-after-iv-and-u-is-a-numeral": (
         "IV. Four\n" + "".join(f"{c}. {c.lower()}\n" for c in "ABCDEFGHIJKLMNOPQRSTU") + "V. Five\nA. e\n",
