@@ -268,5 +268,6 @@ def test_kill_9_mid_job_then_resume_loses_and_repeats_nothing(tiny_model_dir, tm
         saved = store.get(summary.id, user="local")
     assert saved.content == assemble(after) and saved.status == "done"
     for section in after.sections:  # nothing written twice (texts long enough not to recur by chance)
-        if len(section.text) >= 20:
-            assert saved.content.count(section.text) == 1
+        text = section.text.strip()  # as assemble() writes it (a random section once ended in "\r")
+        if len(text) >= 20:
+            assert saved.content.count(text) == 1
