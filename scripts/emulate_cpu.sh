@@ -3,14 +3,14 @@
 #
 #   bash scripts/emulate_cpu.sh                          # the kernel tests, as an AMD Zen 3 (EPYC-Milan)
 #   EMULATED_CPU=Haswell bash scripts/emulate_cpu.sh tests/test_quant.py -k int8
-#   EMULATED_CPUINFO=host bash scripts/emulate_cpu.sh    # /proc/cpuinfo keeps this machine's flags
+#   EMULATED_CPUINFO=host bash scripts/emulate_cpu.sh    # /proc/cpuinfo keeps this machine's flags (not its vendor)
 #
 # How: qemu-user (Debian's qemu-user) runs the pytest process on QEMU's CPU model EMULATED_CPU, so
 # CPUID reports that model (QEMU's software CPU has no AVX512 at all; EPYC-Milan = AVX2 + FMA + F16C,
 # no AVX-VNNI), and an instruction the model lacks kills the process with SIGILL instead of running.
 # A private mount namespace shows a /proc/cpuinfo whose flags line is what the emulated CPUID reports
 # (probed by a small C program run on the same model), so the studio's flag check and torch's CPUID
-# check agree, as on a real machine of that kind. EMULATED_CPUINFO=host leaves this machine's
+# check agree, as on a real machine of that kind (its vendor_id too). EMULATED_CPUINFO=host leaves this machine's
 # /proc/cpuinfo in place: a VM or emulator that lists flags CPUID hides, which the kernels must survive.
 #
 # Needs root (the namespace's bind mount) and time: about 10x slower than native (the default set, the
@@ -30,8 +30,12 @@ trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/probe.c" <<'C'
 #include <stdio.h>
 #define F(gcc, linux_name) if (__builtin_cpu_supports(gcc)) printf(" %s", linux_name);
-int main(void) {
+int main(int argc, char** argv) {
   __builtin_cpu_init();
+  if (argc > 1) {  /* the vendor, in /proc/cpuinfo's words */
+    puts(__builtin_cpu_is("amd") ? "AuthenticAMD" : __builtin_cpu_is("intel") ? "GenuineIntel" : "unknown");
+    return 0;
+  }
   F("sse", "sse") F("sse2", "sse2") F("sse3", "pni") F("ssse3", "ssse3") F("sse4.1", "sse4_1")
   F("sse4.2", "sse4_2") F("popcnt", "popcnt") F("avx", "avx") F("avx2", "avx2") F("fma", "fma")
   F("f16c", "f16c") F("bmi", "bmi1") F("bmi2", "bmi2") F("avxvnni", "avx_vnni") F("avx512f", "avx512f")
@@ -43,16 +47,17 @@ int main(void) {
 C
 gcc -O1 -o "$tmp/probe" "$tmp/probe.c"
 flags="$(qemu-x86_64 -cpu "$CPU" "$tmp/probe" 2>/dev/null)"
+vendor="$(qemu-x86_64 -cpu "$CPU" "$tmp/probe" vendor 2>/dev/null)"
 echo "emulated CPU: QEMU $CPU; CPUID flags:$flags" >&2
 
-cpuinfo=/proc/cpuinfo
-if [ "${EMULATED_CPUINFO:-emulated}" != host ]; then
-  cpuinfo="$tmp/cpuinfo"
-  FLAGS="$flags" MODEL="QEMU-emulated $CPU" awk '
-    /^flags[ \t]*:/      { print "flags\t\t:" ENVIRON["FLAGS"]; next }
-    /^model name[ \t]*:/ { print "model name\t: " ENVIRON["MODEL"]; next }
-    { print }' /proc/cpuinfo > "$cpuinfo"
-fi
+# The vendor is always CPUID's (a VM passes it through; the kernels route prompts by it); flags and
+# model name too unless EMULATED_CPUINFO=host.
+cpuinfo="$tmp/cpuinfo"
+HOST="${EMULATED_CPUINFO:-emulated}" FLAGS="$flags" MODEL="QEMU-emulated $CPU" VENDOR="$vendor" awk '
+  /^vendor_id[ \t]*:/                              { print "vendor_id\t: " ENVIRON["VENDOR"]; next }
+  ENVIRON["HOST"] != "host" && /^flags[ \t]*:/      { print "flags\t\t:" ENVIRON["FLAGS"]; next }
+  ENVIRON["HOST"] != "host" && /^model name[ \t]*:/ { print "model name\t: " ENVIRON["MODEL"]; next }
+  { print }' /proc/cpuinfo > "$cpuinfo"
 # shellcheck disable=SC2016  # expanded by the inner shell
 unshare -m sh -c 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"' sh "$cpuinfo" \
   qemu-x86_64 -cpu "$CPU" "$PY" -m pytest -q -rs -p no:cacheprovider "$@" 2> >(grep -v "TCG doesn't support" >&2)

@@ -187,24 +187,51 @@ def test_int8_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
 @pytest.mark.parametrize("path", FUSED_PATHS or ["(none)"])
 def test_long_prompts_on_a_gemm_path_stay_int8(path):
     """An int8 layer sends a prompt to the kernel's int8 GEMM where the path has one for that many rows
-    (avx2_vnni from 2 rows, avx2 for 33-128), and dequantises for torch's GEMM where it has none (avx512:
-    native bf16; avx2 above 128 rows, where fp32 GEMM measured faster)."""
+    (avx2_vnni from 2 rows; avx2 for 33-128 rows on Intel and other CPUs, from 33 rows on AMD, whose fp32
+    GEMM measured slower), and dequantises for torch's GEMM where it has none (avx512: native bf16; avx2
+    above 128 rows off AMD, where fp32 GEMM measured faster). The vendor is CPUID's, as the kernels read it."""
     if path == "(none)":
         assert not FUSED
         return
     q, s = quant.quantize_int8(random_weight(130, 384))
     layer = quant.Int8Linear(q, s, None, fused=True)
     x = torch.randn(64, 384, generator=torch.Generator().manual_seed(64))
+    amd = torch.ops.studio_qmm.cpu_vendor() == "amd"
+    expected = {"avx512": [0, 0], "avx2_vnni": [2, 0], "avx2": [33, 0 if amd else 128]}[path]
     with kernels.use_path(path):
+        assert torch.ops.studio_qmm.q8_gemm_rows() == expected
         uses = torch.ops.studio_qmm.q8_uses_gemm(64)
         assert uses == path.startswith("avx2") and not torch.ops.studio_qmm.q8_uses_gemm(1)
-        assert torch.ops.studio_qmm.q8_uses_gemm(512) == (path == "avx2_vnni")
+        assert torch.ops.studio_qmm.q8_uses_gemm(512) == (path == "avx2_vnni" or (path == "avx2" and amd))
+        assert torch.ops.studio_qmm.q8_uses_gemm(128) == path.startswith("avx2")
         out = layer(x)
         if uses:
             assert torch.equal(out, torch.ops.studio_qmm.q8_mm(x, q, s))
             assert rel(out, gemm_reference(x, q, s)) < 1e-5
         else:
             assert rel(out, F.linear(x, q.float() * s[:, None])) < 0.01
+
+
+def test_the_prompt_route_names_cpuid_s_vendor():
+    """The kernels read the vendor from CPUID (it picks plain avx2's prompt route); it is the vendor_id
+    /proc/cpuinfo names (scripts/emulate_cpu.sh rewrites that line to the emulated CPU's), and the
+    start-up line says the route."""
+    if not FUSED:
+        assert kernels.current_path() == kernels.STOCK
+        return
+    from writing.runtime.cpu import cpu_vendor
+
+    assert torch.ops.studio_qmm.cpu_vendor() == cpu_vendor()
+    for path in FUSED_PATHS:
+        with kernels.use_path(path):
+            route = kernels.prompt_route()
+            assert route in kernels.describe()
+            low, high = torch.ops.studio_qmm.q8_gemm_rows()
+            if path == "avx512":
+                assert route == "int8 prompts: dequantised for torch's GEMM"
+            else:
+                assert route.startswith(f"int8 prompts of {low}") and f"({cpu_vendor()} CPU)" in route
+                assert ("and more" in route) == (high == 0)
 
 
 def test_an_impossible_kernel_path_is_refused(monkeypatch):

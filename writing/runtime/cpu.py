@@ -31,6 +31,12 @@ def cpu_flags() -> set[str]:
     return set((_first_field("cpuinfo", "flags") or "").split())
 
 
+def cpu_vendor() -> str:
+    """"amd", "intel" or "other", from the vendor_id line ("other" where unknown)."""
+    vendor_id = _first_field("cpuinfo", "vendor_id") or ""
+    return {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(vendor_id, "other")
+
+
 def cpu_model() -> str:
     """The CPU's marketing name ("AMD EPYC 7B13"), "" where unknown."""
     return _first_field("cpuinfo", "model name") or ""

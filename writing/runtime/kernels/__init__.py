@@ -157,7 +157,19 @@ def describe() -> str:
     if path == STOCK:
         return f"kernel path stock ({DESCRIPTIONS[STOCK]}: {why_not()})"
     how = f"forced by {ENV}" if os.environ.get(ENV) else "the best this CPU runs"
-    return f"kernel path {path} ({DESCRIPTIONS[path]}; {how})"
+    return f"kernel path {path} ({DESCRIPTIONS[path]}; {how}; {prompt_route()})"
+
+
+def prompt_route() -> str:
+    """How the active fused path multiplies int8 prompt rows (the row range depends on the CPU's vendor)."""
+    import torch
+
+    low, high = torch.ops.studio_qmm.q8_gemm_rows()
+    if not low:
+        return "int8 prompts: dequantised for torch's GEMM"
+    vendor = torch.ops.studio_qmm.cpu_vendor()
+    rows = f"{low}-{high} rows" if high else f"{low} rows and more"
+    return f"int8 prompts of {rows} on the int8 GEMM ({vendor} CPU)"
 
 
 def load(*, verbose: bool = False) -> bool:

@@ -36,13 +36,31 @@ namespace studio_qmm {
 namespace {
 
 constexpr int64_t kTileRows = 64;  // output rows per work item: their weights stay in L2 while x streams
-// Whether q8_mm multiplies M rows on the path's int8 GEMM: within the path's row range, or from
-// STUDIO_QMM_GEMM_MIN_ROWS rows up (no upper limit) where that is set (the bench and the tests compare
-// the routes with it; read per call, so a test can change it).
+
+// "amd", "intel" or "other", from CPUID: prompt routing depends on the vendor's execution ports
+// (qmm_avx2.inc), not on the flags /proc/cpuinfo shows, so an imitated CPU keeps this machine's.
+std::string cpu_vendor() {
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(STUDIO_QMM_NO_X86)
+  __builtin_cpu_init();
+  if (__builtin_cpu_is("amd")) return "amd";
+  if (__builtin_cpu_is("intel")) return "intel";
+#endif
+  return "other";
+}
+
+// The row range [min, max] q8_mm multiplies on the path's int8 GEMM (max 0: no limit; {0, 0}: no GEMM):
+// the path's own, for this CPU's vendor, or from STUDIO_QMM_GEMM_MIN_ROWS rows up (no upper limit) where
+// that is set (the bench and the tests compare the routes with it; read per call, so a test can change it).
+std::vector<int64_t> gemm_rows(const KernelTable& t) {
+  if (!t.q8_gemm) return {0, 0};
+  if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return {std::max<int64_t>(1, std::atoll(v)), 0};
+  static const bool amd = cpu_vendor() == "amd";
+  return {t.q8_gemm_min_rows, amd ? t.q8_gemm_max_rows_amd : t.q8_gemm_max_rows};
+}
+
 bool gemm_for(const KernelTable& t, int64_t M) {
-  if (!t.q8_gemm) return false;
-  if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return M >= std::max<int64_t>(1, std::atoll(v));
-  return M >= t.q8_gemm_min_rows && (t.q8_gemm_max_rows == 0 || M <= t.q8_gemm_max_rows);
+  const std::vector<int64_t> range = gemm_rows(t);
+  return range[0] > 0 && M >= range[0] && (range[1] == 0 || M <= range[1]);
 }
 constexpr int64_t kGemmChunkBytes = 256 * 1024;  // x rows per GEMM chunk: this many bytes of x and |x|
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
@@ -336,6 +354,7 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
 // Whether q8_mm multiplies `rows` rows on the int8 GEMM (Python then sends long prompts to q8_mm
 // rather than dequantising the layer for torch's GEMM).
 bool q8_uses_gemm(int64_t rows) { return gemm_for(active(), rows); }
+std::vector<int64_t> q8_gemm_rows() { return gemm_rows(active()); }
 
 // Sum of a large int64 buffer: the machine's read bandwidth with the active path's loads.
 int64_t read_sum(const at::Tensor& buf) {
@@ -367,6 +386,8 @@ TORCH_LIBRARY(studio_qmm, m) {
   m.def("cpu_lacks(str name) -> str", &studio_qmm::cpu_lacks);
   m.def("active_path() -> str", &studio_qmm::active_path);
   m.def("q8_uses_gemm(int rows) -> bool", &studio_qmm::q8_uses_gemm);
+  m.def("q8_gemm_rows() -> int[]", &studio_qmm::q8_gemm_rows);
+  m.def("cpu_vendor() -> str", &studio_qmm::cpu_vendor);
   m.def("built_paths() -> str[]", &studio_qmm::built_paths);
 }
 

@@ -58,6 +58,7 @@ struct KernelTable {
                   int64_t ldo);
   int64_t q8_gemm_min_rows;  // q8_mm uses q8_gemm from this many rows (the GEMV below) ...
   int64_t q8_gemm_max_rows;  // ... up to this many (0: no limit; above it quant.py dequantises for torch's GEMM)
+  int64_t q8_gemm_max_rows_amd;  // the same on AMD CPUs, whose fp32 GEMM loses to the int8 one (qmm_avx2.inc)
 };
 
 // nullptr where the compiler or architecture cannot build the path (non-x86, old compiler).

@@ -32,7 +32,7 @@ const KernelTable* avx2_table() {
   using namespace avx2;
   static const KernelTable table{"avx2", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
                                  q4_dequant_f32, nullptr, nullptr, read_sum,
-                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows};
+                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd};
   return &table;
 }
 
@@ -41,7 +41,7 @@ const KernelTable* avx2_vnni_table() {
   using namespace avx2_vnni;
   static const KernelTable table{"avx2_vnni", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
                                  q4_dequant_f32, nullptr, nullptr, read_sum,
-                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows};
+                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd};
   return &table;
 #else
   return nullptr;
