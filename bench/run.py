@@ -253,9 +253,10 @@ def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
 
 def machine() -> dict[str, Any]:
     from writing.runtime import kernels
-    from writing.runtime.cpu import cpu_class, cpu_flags, cpu_model
+    from writing.runtime.cpu import cpu_class, cpu_flags, cpu_generation, cpu_model
 
-    model_name = cpu_model()
+    generation = cpu_generation()  # a VM may name only "AMD EPYC"
+    model_name = f"{cpu_model()} [{generation}]" if generation else cpu_model()
     flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "avx_vnni"})
     import torch
     import transformers

@@ -455,3 +455,25 @@ def test_arm64_gets_the_stock_path_without_building_anything(monkeypatch):
     assert not ok and "no fused path for this CPU" in why
     assert not kernels.native_bf16()
     assert quant.choose_mode("auto", fused=False).mode == "none"
+
+
+@pytest.mark.parametrize(("vendor", "family", "model", "expected"), [
+    ("AuthenticAMD", 26, 2, "AMD family 26 model 2 (Zen 5)"),
+    ("AuthenticAMD", 25, 1, "AMD family 25 model 1 (Zen 3)"),
+    ("AuthenticAMD", 25, 17, "AMD family 25 model 17 (Zen 4)"),
+    ("AuthenticAMD", 25, 97, "AMD family 25 model 97 (Zen 4)"),
+    ("AuthenticAMD", 23, 49, "AMD family 23 model 49 (Zen 1/Zen 2)"),
+    ("GenuineIntel", 6, 143, "Intel family 6 model 143 (Sapphire Rapids)"),
+    ("GenuineIntel", 6, 191, "Intel family 6 model 191 (Raptor Lake)"),
+    ("GenuineIntel", 6, 1, "Intel family 6 model 1"),
+    ("HygonGenuine", 24, 1, "x86 family 24 model 1"),
+])
+def test_the_bench_names_the_cpu_generation_from_family_and_model(monkeypatch, vendor, family, model, expected):
+    """A VM often names its CPU only "AMD EPYC": the bench adds the generation from /proc/cpuinfo."""
+    from writing.runtime import cpu
+
+    lines = [f"vendor_id\t: {vendor}", f"cpu family\t: {family}", f"model\t\t: {model}", "model name\t: AMD EPYC"]
+    monkeypatch.setattr(cpu, "_proc_lines", lambda name: lines if name == "cpuinfo" else [])
+    assert cpu.cpu_generation() == expected
+    monkeypatch.setattr(cpu, "_proc_lines", lambda name: ["Features\t: fp asimd", "CPU part\t: 0xd0c"])
+    assert cpu.cpu_generation() == ""

@@ -37,6 +37,35 @@ def cpu_vendor() -> str:
     return {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(vendor_id, "other")
 
 
+# Family / model numbers -> generation, for the bench's header: a VM often shows only "AMD EPYC" or
+# "Intel(R) Xeon(R) Processor" as the model name. AMD by family (and model range within 0x19); Intel
+# family 6 by model. Ranges from AMD's and Intel's published family/model tables; unknown ones print as
+# numbers only.
+_AMD_FAMILIES = {0x17: "Zen 1/Zen 2", 0x1A: "Zen 5"}
+_AMD_19H_ZEN4_MODELS = (range(0x10, 0x20), range(0x60, 0xB0))  # the rest of family 0x19 is Zen 3
+_INTEL_FAMILY6 = {0x55: "Skylake-SP/Cascade Lake", 0x6A: "Ice Lake-SP", 0x8F: "Sapphire Rapids",
+                  0xCF: "Emerald Rapids", 0xAD: "Granite Rapids", 0x97: "Alder Lake", 0x9A: "Alder Lake",
+                  0xB7: "Raptor Lake", 0xBA: "Raptor Lake", 0xBF: "Raptor Lake", 0xAA: "Meteor Lake",
+                  0x9E: "Coffee Lake", 0x8E: "Kaby/Whiskey/Comet Lake", 0xA5: "Comet Lake", 0x7E: "Ice Lake",
+                  0x8C: "Tiger Lake", 0xA7: "Rocket Lake", 0x3C: "Haswell", 0x3F: "Haswell-EP", 0x4F: "Broadwell-EP"}
+
+
+def cpu_generation() -> str:
+    """The CPU's generation, e.g. "AMD family 26 model 2 (Zen 5)"; "" where /proc/cpuinfo lacks them (ARM)."""
+    family, model = _first_field("cpuinfo", "cpu family"), _first_field("cpuinfo", "model\t")
+    if family is None or model is None or not (family.isdigit() and model.isdigit()):
+        return ""
+    vendor, fam, mod = cpu_vendor(), int(family), int(model)
+    name = ""
+    if vendor == "amd":
+        zen4 = fam == 0x19 and any(mod in models for models in _AMD_19H_ZEN4_MODELS)
+        name = "Zen 4" if zen4 else "Zen 3" if fam == 0x19 else _AMD_FAMILIES.get(fam, "")
+    elif vendor == "intel" and fam == 6:
+        name = _INTEL_FAMILY6.get(mod, "")
+    label = {"amd": "AMD", "intel": "Intel"}.get(vendor, "x86")
+    return f"{label} family {fam} model {mod}" + (f" ({name})" if name else "")
+
+
 def cpu_model() -> str:
     """The CPU's marketing name ("AMD EPYC 7B13"), "" where unknown."""
     return _first_field("cpuinfo", "model name") or ""
