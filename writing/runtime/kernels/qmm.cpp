@@ -51,7 +51,11 @@ std::string cpu_vendor() {
 // The row range [min, max] q8_mm multiplies on the path's int8 GEMM (max 0: no limit; {0, 0}: no GEMM):
 // the path's own, for this CPU's vendor, or from STUDIO_QMM_GEMM_MIN_ROWS rows up (no upper limit) where
 // that is set (the bench and the tests compare the routes with it; read per call, so a test can change it).
-std::vector<int64_t> gemm_rows(const KernelTable& t) {
+struct RowRange {
+  int64_t min, max;
+};
+
+RowRange gemm_rows(const KernelTable& t) {
   if (!t.q8_gemm) return {0, 0};
   if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return {std::max<int64_t>(1, std::atoll(v)), 0};
   static const bool amd = cpu_vendor() == "amd";
@@ -59,8 +63,8 @@ std::vector<int64_t> gemm_rows(const KernelTable& t) {
 }
 
 bool gemm_for(const KernelTable& t, int64_t M) {
-  const std::vector<int64_t> range = gemm_rows(t);
-  return range[0] > 0 && M >= range[0] && (range[1] == 0 || M <= range[1]);
+  const RowRange range = gemm_rows(t);
+  return range.min > 0 && M >= range.min && (range.max == 0 || M <= range.max);
 }
 constexpr int64_t kGemmChunkBytes = 256 * 1024;  // x rows per GEMM chunk: this many bytes of x and |x|
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
@@ -354,7 +358,10 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
 // Whether q8_mm multiplies `rows` rows on the int8 GEMM (Python then sends long prompts to q8_mm
 // rather than dequantising the layer for torch's GEMM).
 bool q8_uses_gemm(int64_t rows) { return gemm_for(active(), rows); }
-std::vector<int64_t> q8_gemm_rows() { return gemm_rows(active()); }
+std::vector<int64_t> q8_gemm_rows() {
+  const RowRange range = gemm_rows(active());
+  return {range.min, range.max};
+}
 
 // Sum of a large int64 buffer: the machine's read bandwidth with the active path's loads.
 int64_t read_sum(const at::Tensor& buf) {
