@@ -171,12 +171,15 @@ def test_pause_resume_and_stop_buttons_drive_the_job(jobs_server, browser):  # n
 
 # ---------------------------------------------------------------- kill -9 and resume
 
-def _start_studio(model: Path, data: Path, log: Path, section_tokens: int = 400) -> tuple[subprocess.Popen, str]:
+def _start_studio(model: Path, data: Path, log: Path, section_tokens: int = 400,
+                  save_seconds: float | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("STUDIO_AUTH", "STUDIO_DATA_DIR", "PORT")}
     env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     args = [sys.executable, str(ROOT / "studio.py"), "--model", str(model), "--port", str(port), "--host",
             "127.0.0.1", "--data-dir", str(data), "--max-section-tokens", str(section_tokens), "--context", "4096"]
+    if save_seconds is not None:
+        args += ["--job-save-seconds", str(save_seconds)]
     with log.open("a") as out:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -206,15 +209,15 @@ def _job_row(db: Path) -> dict[str, Any] | None:
 
 def test_kill_9_mid_job_then_resume_loses_and_repeats_nothing(tiny_model_dir, tmp_path, browser):  # noqa: F811
     data, log = tmp_path / "data", tmp_path / "studio.log"
-    # Sections of up to 1200 tokens: the job saves a streaming section's text every 3 s, so the kill below
-    # needs sections that outlast a save. 40-token sections took 1 s on a quiet machine and the partial text
-    # was never saved before the section ended; 400-token ones took 1-3 s as an AVX2 machine (int8 weights,
-    # fp32 activations) and the wait below once ran out.
+    # The kill below needs a section that outlasts one save of the next section's streaming text. With the
+    # default 3 s between saves, sections of 40 tokens (1 s on a quiet machine) and 400 (1-3 s as an AVX2
+    # machine) ended before a save, and with 1200 the wait still ran out once (AMD Zen 5): the studio saves
+    # every 0.2 s here, and sections stay long (1200 tokens).
     outline = document(5, "Tide pools at dawn", target=300)
     with DraftStore(data / DB_NAME) as store:
         put_in_library(store, outline, "t" * 32)
     db = data / DB_NAME
-    process, url = _start_studio(tiny_model_dir, data, log, section_tokens=1200)
+    process, url = _start_studio(tiny_model_dir, data, log, section_tokens=1200, save_seconds=0.2)
     try:
         context, page = _open(browser, url)
         try:
@@ -236,7 +239,7 @@ def test_kill_9_mid_job_then_resume_loses_and_repeats_nothing(tiny_model_dir, tm
     partial = before.sections[current].text
     assert done and partial.strip() and current not in done
 
-    process, url = _start_studio(tiny_model_dir, data, log, section_tokens=1200)
+    process, url = _start_studio(tiny_model_dir, data, log, section_tokens=1200, save_seconds=0.2)
     try:
         assert _job_row(db)["state"] == "interrupted"
         context, page = _open(browser, url)

@@ -83,7 +83,8 @@ def test_missing_weights_give_one_clear_message_and_a_nonzero_exit(tmp_path, env
 # Every flag the README names (Command line, Security, Scaling out); a flag added or dropped must show up here.
 FLAGS = {"--model", "--host", "--port", "--dtype", "--context", "--threads", "--quantize", "--data-dir", "--auth",
          "--auth-file", "--share", "--rate-limit", "--rate-window", "--backend", "--base-url", "--api-key",
-         "--remote-model", "--quota-mb", "--allow-remote-images", "--revisions-keep", "--max-section-tokens", "--help"}
+         "--remote-model", "--quota-mb", "--allow-remote-images", "--revisions-keep", "--max-section-tokens",
+         "--job-save-seconds", "--help"}
 
 
 def test_help_documents_every_flag(tmp_path):
@@ -104,3 +105,10 @@ def test_help_documents_every_flag(tmp_path):
         first_words = " ".join(action.help.replace("%%", "%").split()[:4])
         assert first_words in text, f"{flag}: its help text ({first_words!r}...) is not in --help"
         assert flag in readme, f"{flag} is not in the README"
+
+
+@pytest.mark.parametrize("seconds", ["0", "0.01", "nan", "7200"])
+def test_a_job_save_interval_out_of_range_is_refused_before_loading(tmp_path, seconds):
+    """Checked before the model loads: the default model is absent here, so a load would fail differently."""
+    result = _run_studio(["--job-save-seconds", seconds, "--port", "7999"], {"HF_HUB_OFFLINE": "1"}, tmp_path)
+    assert result.returncode == 2 and "--job-save-seconds must be between 0.05 and 3600" in result.stderr
