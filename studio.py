@@ -13,6 +13,8 @@ import sys
 
 from writing.compose.limits import (
     DEFAULT_QUOTA_MB,
+    JOB_SAVE_EVERY_RANGE_S,
+    JOB_SAVE_EVERY_S,
     QUOTA_ENV,
     REVISIONS_KEEP_DEFAULT,
     REVISIONS_KEEP_ENV,
@@ -94,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-section-tokens", type=int, default=None, metavar="N",
                         help="cap the new tokens of every section a background long-form job writes (default: sized "
                              "from each section's word target; small values make quick drafts and fast tests)")
-    parser.add_argument("--job-save-seconds", type=float, default=None, metavar="S",
-                        help="how often a background long-form job saves the section it is writing, in seconds "
-                             "(default 3: a crash loses at most that much streamed text; 0.05-3600)")
+    low, high = JOB_SAVE_EVERY_RANGE_S
+    parser.add_argument("--job-save-seconds", type=float, default=JOB_SAVE_EVERY_S, metavar="S",
+                        help=f"how often a background long-form job saves the section it is writing, in seconds "
+                             f"(default {JOB_SAVE_EVERY_S:g}: a crash loses at most that much streamed text; "
+                             f"{low:g}-{high:g})")
     access.add_argument("--revisions-keep", type=int, metavar="N",
                         default=os.environ.get(REVISIONS_KEEP_ENV) or REVISIONS_KEEP_DEFAULT,
                         help=f"earlier texts kept per blog post or long-form section (default "
@@ -138,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_limit < 0 or args.rate_window <= 0:
         print("error: --rate-limit must be >= 0 and --rate-window > 0", file=sys.stderr)
         return 2
-    if args.job_save_seconds is not None and not 0.05 <= args.job_save_seconds <= 3600:
-        print("error: --job-save-seconds must be between 0.05 and 3600", file=sys.stderr)
+    low, high = JOB_SAVE_EVERY_RANGE_S
+    if not low <= args.job_save_seconds <= high:
+        print(f"error: --job-save-seconds must be between {low:g} and {high:g}", file=sys.stderr)
         return 2
     if args.max_section_tokens is not None and args.max_section_tokens < 1:
         print("error: --max-section-tokens must be at least 1", file=sys.stderr)
@@ -187,16 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def start_jobs(engine, store, *, max_section_tokens: int | None, revisions_keep: int,
-               save_every_s: float | None = None):
+def start_jobs(engine, store, *, max_section_tokens: int | None, revisions_keep: int, save_every_s: float):
     """The background long-form jobs (they live in the drafts database: none without one). Jobs a killed
     studio left running become `interrupted`, offered for resuming."""
     if store is None:
         return None
     from writing.workspace.jobs import JobRunner
 
-    saving = {"save_every_s": save_every_s} if save_every_s is not None else {}
-    runner = JobRunner(engine, store, max_section_tokens=max_section_tokens, revisions_keep=revisions_keep, **saving)
+    runner = JobRunner(engine, store, max_section_tokens=max_section_tokens, revisions_keep=revisions_keep,
+                       save_every_s=save_every_s)
     interrupted = runner.start()
     if interrupted:
         print(f"[studio] {interrupted} background document job(s) were interrupted: resume them from the "

@@ -59,6 +59,10 @@ REWRITE_MAX_CHARS = 8_000
 REWRITE_TEXT_MAX = OUTLINE_TEXT_MAX  # the whole text the passage sits in (it is re-sent as the rewrite streams)
 REWRITE_CONTEXT_CHARS = 1_500
 
+# How often a background long-form job saves the section it is writing (progress and the document draft;
+# always at a section's end too): a crash loses at most this much streamed text (`--job-save-seconds`).
+JOB_SAVE_EVERY_S = 3.0
+JOB_SAVE_EVERY_RANGE_S = (0.05, 3600.0)
 # Earlier texts kept per draft part (a blog post, one long-form section), the newest; they count in the quota.
 REVISIONS_KEEP_DEFAULT = 50
 REVISIONS_KEEP_ENV = "STUDIO_REVISIONS_KEEP"

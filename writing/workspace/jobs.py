@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from writing.compose.budget import rebalance
-from writing.compose.limits import JOBS_LIVE_PER_USER
+from writing.compose.limits import JOB_SAVE_EVERY_S, JOBS_LIVE_PER_USER
 from writing.compose.longform import (
     Brief,
     Messages,
@@ -50,7 +50,6 @@ from writing.library.revisions import DEFAULT_KEEP, Revisions, section_part
 from writing.library.store import DraftStore
 from writing.workspace.document import DocumentDraft
 
-SAVE_EVERY_S = 3.0  # progress and the document draft, while a section streams (and always at its end)
 _IDLE_WAIT_S = 1.0  # the worker re-checks for work at least this often
 _YIELD_POLL_S = 0.02  # how often the worker looks whether interactive requests still want the model
 
@@ -140,7 +139,7 @@ class JobRunner:
     """Owned by the studio: `start()` once (marks stale jobs interrupted, starts the worker), `close()` at exit."""
 
     def __init__(self, engine: Engine, store: DraftStore, *, max_section_tokens: int | None = None,
-                 save_every_s: float = SAVE_EVERY_S, live_per_user: int = JOBS_LIVE_PER_USER,
+                 save_every_s: float = JOB_SAVE_EVERY_S, live_per_user: int = JOBS_LIVE_PER_USER,
                  revisions_keep: int = DEFAULT_KEEP):
         self.engine = engine
         self.store = store
