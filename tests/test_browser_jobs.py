@@ -34,7 +34,7 @@ from tests.test_jobs import Recording
 from writing.compose.longform import assemble
 from writing.compose.outline import Outline, Section
 from writing.library.store import DB_NAME, DraftStore
-from writing.workspace.jobs import JobRunner
+from writing.workspace.jobs import JobRunner, JobStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = {"topic": "Lighthouses and their keepers", "audience": "", "style": "", "language": "English",
@@ -56,6 +56,16 @@ def wait_for(check, timeout: float = 180.0, what: str = "condition") -> Any:
 
 def meter(page) -> str:
     return page.evaluate("document.querySelector('#longform-meter')?.innerText || ''")
+
+
+def wait_meter(page, text: str, timeout_ms: int, explain) -> None:
+    """Wait until the Long-form meter shows `text`; on a timeout say what it shows and what `explain()` says
+    (the runner's own status of the job), so a failure in CI tells a frozen page from a slow job."""
+    try:
+        page.wait_for_function("(t) => (document.querySelector('#longform-meter')?.innerText || '').includes(t)",
+                               arg=text, timeout=timeout_ms)
+    except Exception as exc:
+        raise AssertionError(f"waited for {text!r}: the meter shows {meter(page)!r}; the job is {explain()}") from exc
 
 
 def sections_done(line: str) -> int:
@@ -120,8 +130,7 @@ def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser):
         reopened = sections_done(meter(page))
         assert reopened >= at_close + 2  # further along than when the page closed
         assert "Writing section" in meter(page) or "Done" in meter(page)
-        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('Done')",
-                               timeout=180_000)
+        wait_meter(page, "Done", 180_000, lambda: runner.status(job.id, user="local"))
         final = runner.status(job.id, user="local")
         assert final.state == "done" and final.sections_done == SECTIONS
         assert f"{final.words:,} of {final.target:,} words" in meter(page)  # the page shows the job's own text
@@ -146,22 +155,19 @@ def test_pause_resume_and_stop_buttons_drive_the_job(jobs_server, browser):  # n
         start_from_library(page, outline.title)
         page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
                                ".includes('Writing section')", timeout=120_000)
-        page.click("#longform-pause")
-        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('Paused')",
-                               timeout=60_000)
         [job] = [j for j in runner.jobs.list(user="local") if j.doc == "f" * 32]
-        paused = runner.status(job.id, user="local")
+
+        def status() -> JobStatus:
+            return runner.status(job.id, user="local")
+
+        page.click("#longform-pause")
+        wait_meter(page, "Paused", 60_000, status)
+        paused = status()
         assert paused.state == "paused" and f"Resume from section {paused.resume_from}" in meter(page)
         page.click("#longform-resume")
-        try:
-            page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
-                                   ".includes('Writing section')", timeout=60_000)
-        except Exception as exc:
-            raise AssertionError(f"after Resume the meter shows {meter(page)!r}; the job is "
-                                 f"{runner.status(job.id, user='local')}") from exc
+        wait_meter(page, "Writing section", 60_000, status)
         page.click("#longform-stop")
-        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('Stopped')",
-                               timeout=60_000)
+        wait_meter(page, "Stopped", 60_000, status)
         stopped = runner.status(job.id, user="local")
         assert stopped.state == "stopped" and not runner.engine.busy
         assert f"{stopped.words:,} of {stopped.target:,} words" in meter(page)

@@ -94,45 +94,49 @@ def library_progress(ctx: UIContext, user: str) -> dict[str, str]:
 
 
 class Following:
-    """Which job each page (browser session) follows: a page that starts or opens another job stops
-    following the first one (its job runs on)."""
+    """Which follow each page (browser session) shows: the newest one. A page that starts, resumes or opens a
+    job stops its older follows (their jobs run on), and a follow of the SAME job too: a follow is one
+    `object()` token, not its job id, so an old follow that gradio closes late (after it showed "Paused",
+    once the Resume's follow had started) cannot take the page's newer follow of that job with it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_session: dict[str, str] = {}
+        self._by_session: dict[str, object] = {}
 
-    def set(self, session: str, job_id: str) -> None:
+    def begin(self, session: str) -> object:
+        token = object()
         with self._lock:
-            self._by_session[session] = job_id
+            self._by_session[session] = token
+        return token
 
-    def current(self, session: str) -> str | None:
+    def current(self, session: str, token: object) -> bool:
         with self._lock:
-            return self._by_session.get(session)
+            return self._by_session.get(session) is token
 
-    def drop(self, session: str, job_id: str) -> None:
+    def end(self, session: str, token: object) -> None:
         with self._lock:
-            if self._by_session.get(session) == job_id:
+            if self._by_session.get(session) is token:
                 del self._by_session[session]
 
 
 def follow(ctx: UIContext, following: Following, job_id: str, request: gr.Request | None
            ) -> Iterator[JobStatus]:
-    """The job's statuses for this page until it ends, or until the page follows another job, or closes
-    (a closed page closes this generator: the job goes on)."""
+    """The job's statuses for this page until it ends, or until the page follows another job (or this one
+    again), or closes (a closed page closes this generator: the job goes on)."""
     runner = runner_of(ctx)
     if runner is None or not job_id:
         return
     session, user = session_of(request), user_of(ctx, request)
-    following.set(session, job_id)
+    token = following.begin(session)
     try:
         for status in runner.watch(job_id, user=user):
-            if following.current(session) != job_id:
+            if not following.current(session, token):
                 return
             yield status
     except StudioError as exc:
         raise gr.Error(str(exc)) from None
     finally:
-        following.drop(session, job_id)
+        following.end(session, token)
 
 
 # ---------------------------------------------------------------------------------------------------------
