@@ -7,6 +7,7 @@ import pytest
 from writing.engines.base import GenerationStats
 from writing.engines.local import LocalEngine
 from writing.engines.params import make_params
+from writing.runtime.kvcache import ReservedCache
 
 GREEDY = make_params(temperature=0.0, max_new_tokens=12)
 BRIEF = ("You are a careful writer. Brief: a blog post about outlines, for new writers, friendly tone. "
@@ -40,7 +41,10 @@ def test_second_section_reuses_the_shared_prefix_and_matches_a_full_prefill(engi
     reuse, fresh = engines
     first, _ = run(reuse, section_prompt(1))
     assert reuse.last_reused_tokens == 0  # nothing kept yet
+    assert isinstance(reuse._cache, ReservedCache)  # writes each token in place (writing/runtime/kvcache.py)
+    room = reuse._cache.layers[0]._key_room.data_ptr()
     second, stats = run(reuse, section_prompt(2))
+    assert reuse._cache.layers[0]._key_room.data_ptr() == room  # the kept prefix was cropped, never copied
     assert reuse.last_reused_tokens == common_prefix(reuse, section_prompt(1), section_prompt(2))
     assert reuse.last_reused_tokens > 40  # the whole system turn with brief and outline
     assert reuse.last_reused_tokens < stats.prompt_tokens  # the new tokens were prefilled

@@ -23,12 +23,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers import DynamicCache, LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
+from transformers import LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
 
 from writing.engines.base import DEFAULT_CONTEXT, GenerationStats, check_budget
 from writing.engines.messages import normalize
 from writing.engines.params import SamplingParams
 from writing.errors import GenerationError
+from writing.runtime.kvcache import ReservedCache
 
 _POLL_S = 0.1  # how often a waiting consumer re-checks the generate thread and its cancel event
 
@@ -176,13 +177,13 @@ class LocalEngine:
         self._cache, self._cache_ids = None, None  # a failed request must not leave a half-written cache
         self.last_reused_tokens = 0
         if not self.prefix_reuse or kept is None or kept_ids is None or input_ids.shape[0] != 1:
-            return DynamicCache(config=self.model.config)
+            return ReservedCache(config=self.model.config)
         ids = input_ids[0]
         limit = min(len(kept_ids), len(ids) - 1)
         same = (kept_ids[:limit] == ids[:limit]).to(torch.int8)
         common = int(same.cumprod(0).sum()) if limit > 0 else 0
         if common == 0:
-            return DynamicCache(config=self.model.config)
+            return ReservedCache(config=self.model.config)
         if kept.get_seq_length() > common:
             kept.crop(common - kept.get_seq_length())  # transformers 5: crop(-tokens_to_remove)
         self.last_reused_tokens = common
