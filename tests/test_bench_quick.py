@@ -116,3 +116,23 @@ def test_layer_bench_times_every_route_on_every_path(tmp_path: Path):
         assert set(r) == {"path", "rows", *(f"{x}_ms" for x in routes), *(f"{x}_err" for x in routes)}
         assert all(r[f"{x}_ms"] > 0 and r[f"{x}_err"] < 0.02 for x in routes), r
     assert f"| {rows[0]['path']} | 1 |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_context_bench_times_both_caches_at_each_context(tmp_path: Path):
+    from bench.shaped import build
+
+    model = build("quick", out=tmp_path / "quick-shape")
+    out = tmp_path / "results"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.context", "--model", str(model), "--contexts", "8,300",
+                           "--steps", "3", "--quantize", "int8", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| context | DynamicCache step ms | ReservedCache step ms | ratio |" in proc.stdout
+    assert "load avg" in proc.stdout and "kernel path" in proc.stdout
+    [json_file] = out.glob("context-*.json")
+    result = json.loads(json_file.read_text())
+    assert [row["context"] for row in result["rows"]] == [8, 300]  # 300: past one reserve of room
+    assert all(row["dynamic_ms"] > 0 and row["reserved_ms"] > 0 for row in result["rows"])
+    assert result["machine"]["cpu_class"] and result["quantize"] == "int8"

@@ -1,0 +1,103 @@
+"""A decode step at long contexts: the studio's in-place key/value cache against transformers' DynamicCache.
+
+    python -m bench.context                               # int8, contexts 32, 1024, 2048, 4096
+    python -m bench.context --quantize int4 --contexts 512,4096
+    bash scripts/as_avx2.sh .venv/bin/python -m bench.context   # as an AVX2-only machine runs it (fp32)
+
+What it is for: writing/runtime/kvcache.py. DynamicCache appends a token with torch.cat, copying every
+layer's cache each step, so a step costs more the longer the context; ReservedCache writes the token into
+reserved room. The model is Qwen3-4B's exact shape with random weights (bench/shaped.py), loaded as the
+studio loads it. Both caches are filled with the same random keys and values of each context length (what
+they hold does not change the work), then decode steps alternate between them, so the two are measured in
+the same minutes of a noisy machine; the table gives the median step of each and their ratio. The header
+names the CPU, its class, the kernel path and the load average before and after; compare only rows of one
+run. Results: bench/results/context-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def step_ms(model, caches: dict, steps: int) -> dict[str, float]:
+    """Median ms of a one-token decode step with each cache, the caches taking turns step by step."""
+    import torch
+
+    tokens = {name: torch.tensor([[100]]) for name in caches}
+    times: dict[str, list[float]] = {name: [] for name in caches}
+    for _ in range(steps + 2):  # the first two steps of each are warm-up
+        for name, cache in caches.items():
+            started = time.perf_counter()
+            logits = model(input_ids=tokens[name], past_key_values=cache, use_cache=True).logits
+            tokens[name] = logits[:, -1:].argmax(-1)
+            times[name].append(time.perf_counter() - started)
+    return {name: 1e3 * sorted(t[2:])[len(t[2:]) // 2] for name, t in times.items()}
+
+
+def filled(make, config, context: int, dtype) -> object:
+    import torch
+
+    cache = make(config=config)
+    g = torch.Generator().manual_seed(context)
+    for layer in range(config.num_hidden_layers):
+        keys = torch.randn(1, config.num_key_value_heads, context, config.head_dim, generator=g).to(dtype)
+        cache.update(keys, keys.clone(), layer)
+    return cache
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.context", description=__doc__.splitlines()[0])
+    parser.add_argument("--quantize", default="int8", choices=("none", "int8", "int4"))
+    parser.add_argument("--contexts", default="32,1024,2048,4096", help="cached tokens before the measured steps")
+    parser.add_argument("--steps", type=int, default=12, help="measured steps per cache and context")
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: Qwen3-4B's shape, built once)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
+    args = parser.parse_args(argv)
+
+    import torch
+    from transformers import DynamicCache
+
+    from bench import shaped
+    from bench.run import machine
+    from writing.runtime.kvcache import ReservedCache
+    from writing.runtime.load import load
+
+    loaded = load(str(args.model or shaped.build("qwen3-4b")), dtype="auto", quantize=args.quantize)
+    model = loaded.model
+    info = machine()
+    info["threads"] = torch.get_num_threads()
+    print(f"CPU {info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {info['threads']} threads; "
+          f"{info['kernel_path']}; {args.quantize} weights, {model.dtype} activations and cache; "
+          f"load avg {info['load_avg_start']:.2f}", flush=True)
+    print("| context | DynamicCache step ms | ReservedCache step ms | ratio |")
+    print("|---|---|---|---|")
+    rows = []
+    with torch.inference_mode():
+        for context in (int(c) for c in args.contexts.split(",")):
+            caches = {"dynamic": filled(DynamicCache, model.config, context, model.dtype),
+                      "reserved": filled(ReservedCache, model.config, context, model.dtype)}
+            ms = step_ms(model, caches, args.steps)
+            row = {"context": context, "dynamic_ms": ms["dynamic"], "reserved_ms": ms["reserved"],
+                   "ratio": ms["dynamic"] / ms["reserved"]}
+            rows.append(row)
+            print(f"| {context} | {row['dynamic_ms']:.1f} | {row['reserved_ms']:.1f} | {row['ratio']:.2f} |",
+                  flush=True)
+            del caches
+    info["load_avg_end"] = os.getloadavg()[0]
+    print(f"load avg at the end {info['load_avg_end']:.2f}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"context-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"machine": info, "quantize": args.quantize, "dtype": str(model.dtype),
+                               "steps": args.steps, "rows": rows}, indent=1))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
