@@ -1,17 +1,21 @@
-"""A decode step at long contexts: the studio's in-place key/value cache against transformers' DynamicCache.
+"""A decode step at long contexts: transformers' DynamicCache against the studio's cache and attention.
 
     python -m bench.context                               # int8, contexts 32, 1024, 2048, 4096
     python -m bench.context --quantize int4 --contexts 512,4096
     bash scripts/as_avx2.sh .venv/bin/python -m bench.context   # as an AVX2-only machine runs it (fp32)
 
-What it is for: writing/runtime/kvcache.py. DynamicCache appends a token with torch.cat, copying every
-layer's cache each step, so a step costs more the longer the context; ReservedCache writes the token into
-reserved room. The model is Qwen3-4B's exact shape with random weights (bench/shaped.py), loaded as the
-studio loads it. Both caches are filled with the same random keys and values of each context length (what
-they hold does not change the work), then decode steps alternate between them, so the two are measured in
-the same minutes of a noisy machine; the table gives the median step of each and their ratio. The header
-names the CPU, its class, the kernel path and the load average before and after; compare only rows of one
-run. Results: bench/results/context-<time>.json.
+What it is for: writing/runtime/kvcache.py and the fused attention of writing/runtime/fastpath.py.
+DynamicCache appends a token with torch.cat, copying every layer's cache each step, so a step costs more
+the longer the context; ReservedCache writes the token into reserved room. Attention then reads the whole
+cache once a step: torch's batched matmuls, or (fp32 caches, i.e. fp32 activations) the kernels' own
+attn_scores / attn_mix. Three setups: DynamicCache with torch's attention (before both), the in-place cache
+with torch's attention, and the in-place cache with the fused attention (the studio; on a bf16 cache it
+falls back to torch's, so the last two match there). The model is Qwen3-4B's exact shape with random
+weights (bench/shaped.py), loaded as the studio loads it. Every cache is filled with the same random keys
+and values of each context length (what they hold does not change the work), then decode steps take turns,
+so the setups are measured in the same minutes of a noisy machine; the table gives each one's median step
+and the ratio of the first to the last. The header names the CPU, its class, the kernel path and the load
+average before and after; compare only rows of one run. Results: bench/results/context-<time>.json.
 """
 
 from __future__ import annotations
@@ -26,15 +30,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def step_ms(model, caches: dict, steps: int) -> dict[str, float]:
-    """Median ms of a one-token decode step with each cache, the caches taking turns step by step."""
+    """Median ms of a one-token decode step of each setup, the setups taking turns step by step."""
+    import contextlib
+
     import torch
+
+    from writing.runtime.fastpath import torch_attention
 
     tokens = {name: torch.tensor([[100]]) for name in caches}
     times: dict[str, list[float]] = {name: [] for name in caches}
     for _ in range(steps + 2):  # the first two steps of each are warm-up
         for name, cache in caches.items():
             started = time.perf_counter()
-            logits = model(input_ids=tokens[name], past_key_values=cache, use_cache=True).logits
+            with torch_attention() if name != "fused" else contextlib.nullcontext():
+                logits = model(input_ids=tokens[name], past_key_values=cache, use_cache=True).logits
             tokens[name] = logits[:, -1:].argmax(-1)
             times[name].append(time.perf_counter() - started)
     return {name: 1e3 * sorted(t[2:])[len(t[2:]) // 2] for name, t in times.items()}
@@ -75,19 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU {info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {info['threads']} threads; "
           f"{info['kernel_path']}; {args.quantize} weights, {model.dtype} activations and cache; "
           f"load avg {info['load_avg_start']:.2f}", flush=True)
-    print("| context | DynamicCache step ms | ReservedCache step ms | ratio |")
-    print("|---|---|---|---|")
+    print("| context | DynamicCache, torch attention step ms | in-place cache, torch attention | "
+          "in-place cache, fused attention | ratio first / last |")
+    print("|---|---|---|---|---|")
     rows = []
     with torch.inference_mode():
         for context in (int(c) for c in args.contexts.split(",")):
             caches = {"dynamic": filled(DynamicCache, model.config, context, model.dtype),
-                      "reserved": filled(ReservedCache, model.config, context, model.dtype)}
+                      "reserved": filled(ReservedCache, model.config, context, model.dtype),
+                      "fused": filled(ReservedCache, model.config, context, model.dtype)}
             ms = step_ms(model, caches, args.steps)
             row = {"context": context, "dynamic_ms": ms["dynamic"], "reserved_ms": ms["reserved"],
-                   "ratio": ms["dynamic"] / ms["reserved"]}
+                   "fused_ms": ms["fused"], "ratio": ms["dynamic"] / ms["fused"]}
             rows.append(row)
-            print(f"| {context} | {row['dynamic_ms']:.1f} | {row['reserved_ms']:.1f} | {row['ratio']:.2f} |",
-                  flush=True)
+            print(f"| {context} | {row['dynamic_ms']:.1f} | {row['reserved_ms']:.1f} | {row['fused_ms']:.1f} | "
+                  f"{row['ratio']:.2f} |", flush=True)
             del caches
     info["load_avg_end"] = os.getloadavg()[0]
     print(f"load avg at the end {info['load_avg_end']:.2f}")

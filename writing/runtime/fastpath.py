@@ -12,10 +12,14 @@ as fp32 matmuls instead of torch's CPU flash kernel, which is slow for a single 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from writing.runtime import kernels
 
 
 def install(model: Any) -> int:
@@ -57,6 +61,34 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def _fused_attention(k: torch.Tensor, v: torch.Tensor) -> bool:
+    """An fp32 cache the fused kernels can read in place (rows of head_dim floats, contiguous)."""
+    if k.dtype != torch.float32 or v.dtype != torch.float32 or k.shape[-1] % 8:
+        return False
+    if not all(t.dim() == 4 and t.shape[0] == 1 and t.stride(-1) == 1 and t.stride(-2) == t.shape[-1]
+               for t in (k, v)):
+        return False
+    path = kernels.current_path()
+    if path not in _ATTENTION:
+        _ATTENTION[path] = path != kernels.STOCK and bool(torch.ops.studio_qmm.attn_available())
+    return _ATTENTION[path]
+
+
+_ATTENTION: dict[str, bool] = {}  # kernel path -> whether it has the fp32 attention kernel
+
+
+@contextlib.contextmanager
+def torch_attention() -> Iterator[None]:
+    """Attention by torch's matmuls only, for a while (bench/context.py compares the two)."""
+    saved = dict(_ATTENTION)
+    _ATTENTION.update(dict.fromkeys((*kernels.PATHS, kernels.STOCK), False))
+    try:
+        yield
+    finally:
+        _ATTENTION.clear()
+        _ATTENTION.update(saved)
+
+
 def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
     """Attention of one new token over the cache, in fp32: q [1, heads, 1, d], k/v [1, kv_heads, T, d].
 
@@ -64,7 +96,12 @@ def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scal
     tokens (measured 4.4 ms against 0.42 ms here at 640 tokens), 80+ ms a token over 36 layers. Query
     heads are grouped onto their key/value head (h -> h // group, as repeat_kv does), so it is one small
     matmul per kv head; fp32 scores and softmax are also closer to exact than the bf16 kernel.
+    An fp32 cache (fp32 activations: AVX2 machines) is read by the fused kernels instead of torch's
+    batched matmuls, which read a long cache at a third of the machine's bandwidth (qmm_avx2.inc).
     """
+    if _fused_attention(k, v):
+        scores = torch.ops.studio_qmm.attn_scores(q.float().contiguous(), k, scale)  # [1, kv_heads, group, T]
+        return torch.ops.studio_qmm.attn_mix(torch.softmax(scores, dim=-1), v).to(q.dtype)  # [1, heads, 1, d]
     kv_heads, head_dim = k.shape[1], k.shape[-1]
     grouped = q.reshape(1, kv_heads, -1, head_dim).float()  # [1, kv_heads, group, d]
     scores = torch.matmul(grouped, k.float().transpose(-1, -2)) * scale  # [1, kv_heads, group, T]

@@ -258,3 +258,6 @@ def _register_fakes(torch) -> None:
     fake("studio_qmm::q8_dequant")(lambda w, scales: w.new_empty(w.shape, dtype=torch.bfloat16))
     fake("studio_qmm::q4_dequant")(lambda w, d, mn: w.new_empty((w.shape[0], w.shape[1] * 2), dtype=torch.bfloat16))
     fake("studio_qmm::bf16_mm")(lambda x, w: x.new_empty((x.shape[0], w.shape[0])))
+    fake("studio_qmm::attn_scores")(lambda q, k, scale: q.new_empty((1, k.shape[1], q.shape[1] // k.shape[1],
+                                                                      k.shape[2])))
+    fake("studio_qmm::attn_mix")(lambda p, v: p.new_empty((1, p.shape[1] * p.shape[2], 1, v.shape[3])))

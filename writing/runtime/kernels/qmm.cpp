@@ -363,6 +363,60 @@ std::vector<int64_t> q8_gemm_rows() {
   return {range.min, range.max};
 }
 
+// The decode step's attention over an fp32 cache (writing/runtime/fastpath.py): q [1, Hq, 1, D] dense, k and v
+// [1, Hkv, T, D] with contiguous rows and any head stride (views of the in-place cache's buffers,
+// writing/runtime/kvcache.py). attn_scores -> [1, Hkv, Hq / Hkv, T], scaled; attn_mix(p, v) -> [1, Hq, 1, D].
+bool attn_available() { return active().attn_scores != nullptr; }
+
+void check_cache(const at::Tensor& c, const char* name) {
+  TORCH_CHECK(c.scalar_type() == at::kFloat && c.dim() == 4 && c.size(0) == 1 && c.stride(3) == 1 &&
+                  c.stride(2) == c.size(3) && c.size(3) % 8 == 0,
+              name, " must be fp32 [1, heads, T, D] with contiguous rows of D (a multiple of 8) floats");
+}
+
+const KernelTable& attention_table() {
+  const KernelTable& t = active();
+  TORCH_CHECK(t.attn_scores != nullptr && t.attn_mix != nullptr, "studio_qmm: path '", t.name,
+              "' has no attention kernel");
+  return t;
+}
+
+at::Tensor attn_scores(const at::Tensor& q, const at::Tensor& k, double scale) {
+  const KernelTable& t = attention_table();
+  check_cache(k, "k");
+  const int64_t H = k.size(1), T = k.size(2), D = k.size(3);
+  TORCH_CHECK(q.scalar_type() == at::kFloat && q.is_contiguous() && q.dim() == 4 && q.size(0) == 1 &&
+                  q.size(2) == 1 && q.size(3) == D && q.size(1) % H == 0,
+              "q must be contiguous fp32 [1, heads, 1, ", D, "] with a multiple of ", H, " heads");
+  const int64_t G = q.size(1) / H;
+  at::Tensor scores = at::empty({1, H, G, T}, q.options());
+  const float* qp = q.data_ptr<float>();
+  const float* kp = k.data_ptr<float>();
+  float* sp = scores.data_ptr<float>();
+  at::parallel_for(0, H, 1, [&](int64_t h0, int64_t h1) {
+    t.attn_scores(qp, kp, k.stride(1), h0, h1, T, D, G, static_cast<float>(scale), sp);
+  });
+  return scores;
+}
+
+at::Tensor attn_mix(const at::Tensor& p, const at::Tensor& v) {
+  const KernelTable& t = attention_table();
+  check_cache(v, "v");
+  const int64_t H = v.size(1), T = v.size(2), D = v.size(3);
+  TORCH_CHECK(p.scalar_type() == at::kFloat && p.is_contiguous() && p.dim() == 4 && p.size(0) == 1 &&
+                  p.size(1) == H && p.size(3) == T,
+              "p must be contiguous fp32 [1, ", H, ", group, ", T, "]");
+  const int64_t G = p.size(2);
+  at::Tensor out = at::empty({1, H * G, 1, D}, p.options());
+  const float* pp = p.data_ptr<float>();
+  const float* vp = v.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  at::parallel_for(0, H, 1, [&](int64_t h0, int64_t h1) {
+    t.attn_mix(pp, vp, v.stride(1), h0, h1, T, D, G, op);
+  });
+  return out;
+}
+
 // Sum of a large int64 buffer: the machine's read bandwidth with the active path's loads.
 int64_t read_sum(const at::Tensor& buf) {
   TORCH_CHECK(buf.scalar_type() == at::kLong && buf.is_contiguous(), "buf must be contiguous int64");
@@ -396,6 +450,9 @@ TORCH_LIBRARY(studio_qmm, m) {
   m.def("q8_gemm_rows() -> int[]", &studio_qmm::q8_gemm_rows);
   m.def("cpu_vendor() -> str", &studio_qmm::cpu_vendor);
   m.def("built_paths() -> str[]", &studio_qmm::built_paths);
+  m.def("attn_available() -> bool", &studio_qmm::attn_available);
+  m.def("attn_scores(Tensor q, Tensor k, float scale) -> Tensor");
+  m.def("attn_mix(Tensor p, Tensor v) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(studio_qmm, CPU, m) {
@@ -407,4 +464,6 @@ TORCH_LIBRARY_IMPL(studio_qmm, CPU, m) {
   m.impl("bf16_mm", &studio_qmm::bf16_mm);
   m.impl("q8_dequant_into", &studio_qmm::q8_dequant_into);
   m.impl("q4_dequant_into", &studio_qmm::q4_dequant_into);
+  m.impl("attn_scores", &studio_qmm::attn_scores);
+  m.impl("attn_mix", &studio_qmm::attn_mix);
 }

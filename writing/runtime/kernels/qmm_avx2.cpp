@@ -32,7 +32,8 @@ const KernelTable* avx2_table() {
   using namespace avx2;
   static const KernelTable table{"avx2", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
                                  q4_dequant_f32, nullptr, nullptr, read_sum,
-                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd};
+                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd,
+                                 attn_scores, attn_mix};
   return &table;
 }
 
@@ -41,7 +42,8 @@ const KernelTable* avx2_vnni_table() {
   using namespace avx2_vnni;
   static const KernelTable table{"avx2_vnni", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
                                  q4_dequant_f32, nullptr, nullptr, read_sum,
-                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd};
+                                 quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd,
+                                 attn_scores, attn_mix};
   return &table;
 #else
   return nullptr;

@@ -217,7 +217,9 @@ const KernelTable* avx512_table() {
     return KernelTable{"avx512", quantize_row, q8_rows, q4_rows, bf16_rows,
                        avx2 ? avx2->q8_dequant_f32 : nullptr, avx2 ? avx2->q4_dequant_f32 : nullptr,
                        q8_dequant_bf16, q4_dequant_bf16, read_sum,
-                       nullptr, nullptr, 0, 0, 0};  // prompts: dequantised for oneDNN's native bf16 GEMM
+                       nullptr, nullptr, 0, 0, 0,  // prompts: dequantised for oneDNN's native bf16 GEMM
+                       // an fp32 cache (an fp32 model here) is attended by the AVX2 code
+                       avx2 ? avx2->attn_scores : nullptr, avx2 ? avx2->attn_mix : nullptr};
   }();
   return table.q8_dequant_f32 ? &table : nullptr;
 }
