@@ -43,7 +43,7 @@ def step_ms(model, caches: dict, steps: int) -> dict[str, float]:
         for name, cache in caches.items():
             started = time.perf_counter()
             with torch_attention() if name != "fused" else contextlib.nullcontext():
-                logits = model(input_ids=tokens[name], past_key_values=cache, use_cache=True).logits
+                logits = model(input_ids=tokens[name], cache=cache, use_cache=True).logits
             tokens[name] = logits[:, -1:].argmax(-1)
             times[name].append(time.perf_counter() - started)
     return {name: 1e3 * sorted(t[2:])[len(t[2:]) // 2] for name, t in times.items()}

@@ -90,12 +90,12 @@ def test_decode_with_the_in_place_cache_matches_the_exact_model(tiny128):
     ids = torch.randint(3, 700, (1, 30), generator=torch.Generator().manual_seed(6))
     with torch.inference_mode():
         caches = DynamicCache(config=reference_model.config), ReservedCache(config=lean.config)
-        outs = [m(input_ids=ids, past_key_values=c, use_cache=True).logits for m, c in
+        outs = [m(input_ids=ids, cache=c, use_cache=True).logits for m, c in
                 zip((reference_model, lean), caches, strict=True)]
         token = outs[0][:, -1:].argmax(-1)
         for _ in range(12):
-            want = reference_model(input_ids=token, past_key_values=caches[0], use_cache=True).logits
-            got = lean(input_ids=token, past_key_values=caches[1], use_cache=True).logits
+            want = reference_model(input_ids=token, cache=caches[0], use_cache=True).logits
+            got = lean(input_ids=token, cache=caches[1], use_cache=True).logits
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
             token = want[:, -1:].argmax(-1)
     assert fastpath._fused_attention(caches[1].layers[0].keys, caches[1].layers[0].values) == FUSED
