@@ -62,8 +62,8 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def _fused_attention(k: torch.Tensor, v: torch.Tensor) -> bool:
-    """An fp32 cache the fused kernels can read in place (rows of head_dim floats, contiguous)."""
-    if k.dtype != torch.float32 or v.dtype != torch.float32 or k.shape[-1] % 8:
+    """An fp32 or bf16 cache the fused kernels can read in place (rows of head_dim values, contiguous)."""
+    if k.dtype not in (torch.float32, torch.bfloat16) or v.dtype != k.dtype or k.shape[-1] % 8:
         return False
     if not all(t.dim() == 4 and t.shape[0] == 1 and t.stride(-1) == 1 and t.stride(-2) == t.shape[-1]
                for t in (k, v)):
@@ -74,7 +74,7 @@ def _fused_attention(k: torch.Tensor, v: torch.Tensor) -> bool:
     return _ATTENTION[path]
 
 
-_ATTENTION: dict[str, bool] = {}  # kernel path -> whether it has the fp32 attention kernel
+_ATTENTION: dict[str, bool] = {}  # kernel path -> whether it has the attention kernel
 
 
 @contextlib.contextmanager
@@ -96,8 +96,9 @@ def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scal
     tokens (measured 4.4 ms against 0.42 ms here at 640 tokens), 80+ ms a token over 36 layers. Query
     heads are grouped onto their key/value head (h -> h // group, as repeat_kv does), so it is one small
     matmul per kv head; fp32 scores and softmax are also closer to exact than the bf16 kernel.
-    An fp32 cache (fp32 activations: AVX2 machines) is read by the fused kernels instead of torch's
-    batched matmuls, which read a long cache at a third of the machine's bandwidth (qmm_avx2.inc).
+    Where the fused kernels run, they read the cache in place instead (fp32 or bf16, in fp32 arithmetic):
+    torch's batched matmuls read a long fp32 cache at a third of the machine's bandwidth, and a bf16 cache
+    had to be copied to fp32 first, every step (qmm_avx2.inc).
     """
     if _fused_attention(k, v):
         scores = torch.ops.studio_qmm.attn_scores(q.float().contiguous(), k, scale)  # [1, kv_heads, group, T]

@@ -363,15 +363,16 @@ std::vector<int64_t> q8_gemm_rows() {
   return {range.min, range.max};
 }
 
-// The decode step's attention over an fp32 cache (writing/runtime/fastpath.py): q [1, Hq, 1, D] dense, k and v
-// [1, Hkv, T, D] with contiguous rows and any head stride (views of the in-place cache's buffers,
-// writing/runtime/kvcache.py). attn_scores -> [1, Hkv, Hq / Hkv, T], scaled; attn_mix(p, v) -> [1, Hq, 1, D].
+// The decode step's attention (writing/runtime/fastpath.py): q [1, Hq, 1, D] dense fp32, k and v [1, Hkv, T, D]
+// fp32 or bf16 with contiguous rows and any head stride (views of the in-place cache's buffers,
+// writing/runtime/kvcache.py). attn_scores -> [1, Hkv, Hq / Hkv, T] fp32, scaled; attn_mix(p, v) -> [1, Hq, 1, D]
+// fp32.
 bool attn_available() { return active().attn_scores != nullptr; }
 
 void check_cache(const at::Tensor& c, const char* name) {
-  TORCH_CHECK(c.scalar_type() == at::kFloat && c.dim() == 4 && c.size(0) == 1 && c.stride(3) == 1 &&
-                  c.stride(2) == c.size(3) && c.size(3) % 8 == 0,
-              name, " must be fp32 [1, heads, T, D] with contiguous rows of D (a multiple of 8) floats");
+  TORCH_CHECK((c.scalar_type() == at::kFloat || c.scalar_type() == at::kBFloat16) && c.dim() == 4 &&
+                  c.size(0) == 1 && c.stride(3) == 1 && c.stride(2) == c.size(3) && c.size(3) % 8 == 0,
+              name, " must be fp32 or bf16 [1, heads, T, D] with contiguous rows of D (a multiple of 8) values");
 }
 
 const KernelTable& attention_table() {
@@ -391,10 +392,10 @@ at::Tensor attn_scores(const at::Tensor& q, const at::Tensor& k, double scale) {
   const int64_t G = q.size(1) / H;
   at::Tensor scores = at::empty({1, H, G, T}, q.options());
   const float* qp = q.data_ptr<float>();
-  const float* kp = k.data_ptr<float>();
+  const bool bf16 = k.scalar_type() == at::kBFloat16;
   float* sp = scores.data_ptr<float>();
   at::parallel_for(0, H, 1, [&](int64_t h0, int64_t h1) {
-    t.attn_scores(qp, kp, k.stride(1), h0, h1, T, D, G, static_cast<float>(scale), sp);
+    t.attn_scores(qp, k.data_ptr(), bf16, k.stride(1), h0, h1, T, D, G, static_cast<float>(scale), sp);
   });
   return scores;
 }
@@ -409,10 +410,10 @@ at::Tensor attn_mix(const at::Tensor& p, const at::Tensor& v) {
   const int64_t G = p.size(2);
   at::Tensor out = at::empty({1, H * G, 1, D}, p.options());
   const float* pp = p.data_ptr<float>();
-  const float* vp = v.data_ptr<float>();
+  const bool bf16 = v.scalar_type() == at::kBFloat16;
   float* op = out.data_ptr<float>();
   at::parallel_for(0, H, 1, [&](int64_t h0, int64_t h1) {
-    t.attn_mix(pp, vp, v.stride(1), h0, h1, T, D, G, op);
+    t.attn_mix(pp, v.data_ptr(), bf16, v.stride(1), h0, h1, T, D, G, op);
   });
   return out;
 }

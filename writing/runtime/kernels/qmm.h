@@ -59,15 +59,15 @@ struct KernelTable {
   int64_t q8_gemm_min_rows;  // q8_mm uses q8_gemm from this many rows (the GEMV below) ...
   int64_t q8_gemm_max_rows;  // ... up to this many (0: no limit; above it quant.py dequantises for torch's GEMM)
   int64_t q8_gemm_max_rows_amd;  // the same on AMD CPUs, whose fp32 GEMM loses to the int8 one (qmm_avx2.inc)
-  // The decode step's attention over an fp32 key/value cache (fp32 activations: every path but a native
-  // bf16 one). Head h of K or V is T rows of D floats at k + h * head_stride (rows contiguous, D a
-  // multiple of 8); query head h * G + g reads kv head h. For kv heads [h0, h1):
+  // The decode step's attention over the key/value cache, fp32 (fp32 activations) or bf16 (`bf16`, raw
+  // uint16 bit patterns). Head h of K or V is T rows of D values at k + h * head_stride (in values; rows
+  // contiguous, D a multiple of 8); query head h * G + g reads kv head h. For kv heads [h0, h1):
   //   scores[(h * G + g) * T + t] = scale * dot(K[h][t], q[(h * G + g) * D ...])
   //   out[(h * G + g) * D + d] = sum_t p[(h * G + g) * T + t] * V[h][t][d]
-  void (*attn_scores)(const float* q, const float* k, int64_t head_stride, int64_t h0, int64_t h1, int64_t T,
-                      int64_t D, int64_t G, float scale, float* scores);
-  void (*attn_mix)(const float* p, const float* v, int64_t head_stride, int64_t h0, int64_t h1, int64_t T,
-                   int64_t D, int64_t G, float* out);
+  void (*attn_scores)(const float* q, const void* k, bool bf16, int64_t head_stride, int64_t h0, int64_t h1,
+                      int64_t T, int64_t D, int64_t G, float scale, float* scores);
+  void (*attn_mix)(const float* p, const void* v, bool bf16, int64_t head_stride, int64_t h0, int64_t h1,
+                   int64_t T, int64_t D, int64_t G, float* out);
 };
 
 // nullptr where the compiler or architecture cannot build the path (non-x86, old compiler).
