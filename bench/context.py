@@ -7,10 +7,10 @@
 What it is for: writing/runtime/kvcache.py and the fused attention of writing/runtime/fastpath.py.
 DynamicCache appends a token with torch.cat, copying every layer's cache each step, so a step costs more
 the longer the context; ReservedCache writes the token into reserved room. Attention then reads the whole
-cache once a step: torch's batched matmuls, or (fp32 caches, i.e. fp32 activations) the kernels' own
-attn_scores / attn_mix. Three setups: DynamicCache with torch's attention (before both), the in-place cache
-with torch's attention, and the in-place cache with the fused attention (the studio; on a bf16 cache it
-falls back to torch's, so the last two match there). The model is Qwen3-4B's exact shape with random
+cache once a step: torch's batched matmuls (a bf16 cache converted to fp32 first), or the kernels' own
+attn_scores / attn_mix, which read an fp32 or bf16 cache in place. Three setups: DynamicCache with torch's
+attention (before both), the in-place cache with torch's attention, and the in-place cache with the fused
+attention (the studio). The model is Qwen3-4B's exact shape with random
 weights (bench/shaped.py), loaded as the studio loads it. Every cache is filled with the same random keys
 and values of each context length (what they hold does not change the work), then decode steps take turns,
 so the setups are measured in the same minutes of a noisy machine; the table gives each one's median step
