@@ -5,8 +5,9 @@ generic plumbing around them (deprecation shims, the attention-function registry
 module hooks) costs about 1 ms a layer here: ~35 ms a token, a fifth of an int8 step. For the case
 that dominates writing (one new token, batch 1, no mask), `install` gives each layer a forward that
 does the same operations as plain torch calls, except attention: one query over the cache is done
-as fp32 matmuls instead of torch's CPU flash kernel, which is slow for a single query (see
-`_one_query_attention`; logits stay within 1e-2 relative, tests/test_fastpath.py). Everything else
+in fp32 by the fused kernels reading the cache in place (fp32 or bf16; tests/test_attention.py), or
+by fp32 matmuls where they do not run, instead of torch's CPU flash kernel, which is slow for a
+single query (see `_one_query_attention`; logits stay within 1e-2 relative, tests/test_fastpath.py). Everything else
 (prompts, batches, masks, sliding windows) goes through the layer's original forward.
 """
 

@@ -218,7 +218,7 @@ const KernelTable* avx512_table() {
                        avx2 ? avx2->q8_dequant_f32 : nullptr, avx2 ? avx2->q4_dequant_f32 : nullptr,
                        q8_dequant_bf16, q4_dequant_bf16, read_sum,
                        nullptr, nullptr, 0, 0, 0,  // prompts: dequantised for oneDNN's native bf16 GEMM
-                       // an fp32 cache (an fp32 model here) is attended by the AVX2 code
+                       // the key/value cache (bf16 here, fp32 for an fp32 model) is attended by the AVX2 code
                        avx2 ? avx2->attn_scores : nullptr, avx2 ? avx2->attn_mix : nullptr};
   }();
   return table.q8_dequant_f32 ? &table : nullptr;
