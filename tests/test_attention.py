@@ -69,10 +69,19 @@ def test_a_bf16_cache_is_read_as_it_is_and_a_strided_one_takes_torchs_matmuls(pa
     assert float((out.double() - exact).norm() / exact.norm()) < 4e-3
 
 
-@pytest.mark.skipif(not FUSED, reason="no fused path built here: the ops do not exist (the summary says why)")
-def test_the_ops_refuse_what_they_cannot_read():
+@pytest.mark.parametrize("path", PATHS[:-1] or ["(none)"])
+def test_the_ops_refuse_what_they_cannot_read(path):
     k, v = cache_views(2, 8, 16, seed=5)
     q = torch.randn(1, 4, 1, 16)
+    if path == "(none)":  # no fused path built or runnable here (the summary says why): the ops are never called
+        assert not FUSED or not kernels.runnable_paths()
+        assert not fastpath._fused_attention(k, v)
+        return
+    with on_path(path):
+        check_refusals(q, k, v)
+
+
+def check_refusals(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     with pytest.raises(RuntimeError, match="k must be fp32 or bf16"):
         torch.ops.studio_qmm.attn_scores(q, k.half(), 0.25)
     with pytest.raises(RuntimeError, match="q must be contiguous fp32"):
