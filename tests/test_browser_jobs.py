@@ -65,7 +65,9 @@ def wait_meter(page, text: str, timeout_ms: int, explain) -> None:
         page.wait_for_function("(t) => (document.querySelector('#longform-meter')?.innerText || '').includes(t)",
                                arg=text, timeout=timeout_ms)
     except Exception as exc:
-        raise AssertionError(f"waited for {text!r}: the meter shows {meter(page)!r}; the job is {explain()}") from exc
+        note = page.evaluate("document.querySelector('#longform-note')?.innerText || ''")
+        raise AssertionError(f"waited for {text!r}: the meter shows {meter(page)!r}, the note {note!r}; "
+                             f"the job is {explain()}") from exc
 
 
 def sections_done(line: str) -> int:
@@ -125,8 +127,7 @@ def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser):
     context, page = _open(browser, server.url)  # page load: the user's live job is followed again
     try:
         page.get_by_role("tab", name="Long-form").click()
-        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '').includes('sections')",
-                               timeout=60_000)
+        wait_meter(page, "sections", 60_000, lambda: runner.status(job.id, user="local"))
         reopened = sections_done(meter(page))
         assert reopened >= at_close + 2  # further along than when the page closed
         assert "Writing section" in meter(page) or "Done" in meter(page)

@@ -1,9 +1,9 @@
-"""A page following a background job (writing/ui/job_view.py `follow`), with the real runner, the tiny Qwen3 and
-a real SQLite file: the page's request is a plain object carrying its session and user (pure bookkeeping).
+"""A page following a background job (writing/ui/job_view.py `changed_status`, asked by the Long-form tab's
+timer), with the real runner, the tiny Qwen3 and a real SQLite file: the page's request is a plain object
+carrying its session and user (pure bookkeeping).
 
-The browser tests (tests/test_browser_jobs.py) found this once in CI: a page's meter froze at "Writing section"
-after Pause then Resume, and never showed "Stopped". The follow that showed "Paused" was closed only after the
-Resume's follow had started, and its clean-up made the new one stop following.
+A page shows a status only when it changed since the page last showed one (`shown_key`): through Pause and
+Resume of the same job, to its end, and never another user's job.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pytest
 from tests.support.polling import wait_for
 from tests.support.slow import SlowSteps
 from tests.test_jobs import BRIEF, PARAMS, outline
+from writing.errors import StudioError
 from writing.library.store import DraftStore
 from writing.ui import job_view
-from writing.workspace.jobs import JobRunner
+from writing.workspace.jobs import JobRunner, JobStatus
 
 
 @pytest.fixture
@@ -31,40 +32,54 @@ def runner(tiny_engine, tmp_path) -> Iterator[JobRunner]:
     store.close()
 
 
-def page(session: str = "page-1") -> SimpleNamespace:
-    return SimpleNamespace(session_hash=session, username="ann")
+def page(user: str = "ann") -> SimpleNamespace:
+    return SimpleNamespace(session_hash="page-1", username=user)
 
 
-def test_a_follow_closed_late_does_not_end_the_pages_newer_follow_of_the_same_job(runner, tiny_engine):
-    ctx, following = SimpleNamespace(jobs=runner), job_view.Following()
+class Page:
+    """What a page shows of one job: it asks as its timer would, and keeps each new status it was given."""
+
+    def __init__(self, runner: JobRunner, job_id: str):
+        self.ctx, self.job_id = SimpleNamespace(jobs=runner), job_id
+        self.shown = ""
+        self.seen: list[JobStatus] = []
+
+    def tick(self) -> JobStatus | None:
+        status = job_view.changed_status(self.ctx, self.job_id, self.shown, page())
+        if status is not None:
+            self.shown = job_view.shown_key(status)
+            self.seen.append(status)
+        return status
+
+    def until(self, state: str) -> JobStatus:
+        return wait_for(lambda: (status := self.tick()) is not None and status.state == state and status,
+                        timeout=120, what=f"the job {state}")
+
+
+def test_a_page_sees_each_change_once_through_pause_and_resume_to_the_end(runner, tiny_engine):
     with SlowSteps(tiny_engine.model, 0.02):  # sections outlast the page's reactions on a loaded machine
         job = runner.start_job(user="ann", brief=BRIEF, outline=outline(4), params=PARAMS)
-        first = job_view.follow(ctx, following, job.id, page())
-        assert next(first).state in ("queued", "running")
+        shown = Page(runner, job.id)
+        first = shown.tick()
+        assert first is not None and first.state in ("queued", "running")
         runner.pause(job.id, user="ann")
-        paused = next(status for status in first if status.state == "paused")  # its last: not yet closed
+        paused = shown.until("paused")
+        assert shown.tick() is None  # nothing new while it is paused: the page is told nothing
         runner.resume(job.id, user="ann")
-        second = job_view.follow(ctx, following, job.id, page())
-        assert next(second).state in ("queued", "running")
-        assert list(first) == []  # the old follow ends now, after the new one started
-        rest = list(second)
+        resumed = shown.tick()  # Resume on the same job: a new status to show at once
+        assert resumed is not None and resumed.state in ("queued", "running")
+        done = shown.until("done")
     assert paused.resume_from is not None
-    assert rest and rest[-1].state == "done", [s.state for s in rest]  # followed to the end
-    assert rest[-1].sections_done == 4
+    assert done.sections_done == 4 and shown.tick() is None
+    keys = [job_view.shown_key(status) for status in shown.seen]
+    assert len(keys) == len(set(keys))  # no status shown twice
 
 
-def test_a_page_that_follows_another_job_stops_following_the_first(runner, tiny_engine):
-    ctx, following = SimpleNamespace(jobs=runner), job_view.Following()
-    with SlowSteps(tiny_engine.model, 0.02):
-        one = runner.start_job(user="ann", brief=BRIEF, outline=outline(3), params=PARAMS)
-        two = runner.start_job(user="ann", brief=BRIEF, outline=outline(2), params=PARAMS)
-        first = job_view.follow(ctx, following, one.id, page())
-        next(first)
-        second = job_view.follow(ctx, following, two.id, page())
-        next(second)
-        elsewhere = job_view.follow(ctx, following, one.id, page("page-2"))  # another page follows job one
-        next(elsewhere)
-        assert list(first) == []  # page-1 follows job two now: its follow of job one ends without a word
-        assert list(second)[-1].state == "done"
-        assert list(elsewhere)[-1].state == "done"  # that page's follow is its own
-    wait_for(lambda: runner.status(one.id, user="ann").state == "done", what="job one to end")
+def test_another_users_job_is_no_job_and_no_job_shows_nothing(runner):
+    job = runner.start_job(user="ann", brief=BRIEF, outline=outline(1), params=PARAMS)
+    ctx = SimpleNamespace(jobs=runner)
+    with pytest.raises(StudioError):
+        job_view.changed_status(ctx, job.id, "", page("bob"))
+    assert job_view.changed_status(ctx, None, "", page()) is None
+    assert job_view.changed_status(SimpleNamespace(jobs=None), job.id, "", page()) is None  # no drafts database
+    wait_for(lambda: runner.status(job.id, user="ann").state == "done", what="the job to end")

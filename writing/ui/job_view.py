@@ -2,10 +2,10 @@
 progress column, and the job API for gradio_client.
 
 The studio owns one JobRunner (writing/workspace/jobs.py; `ctx.jobs`, created by studio.py). A page
-never generates for a job: it follows the runner's in-memory state (`JobRunner.watch`), so a page
-closed mid-job stops nothing, and a page that opens the document again sees the same text, with no
-work done twice. Without a drafts database there is no runner (`ctx.jobs` None) and the Long-form tab
-writes in the page as before.
+never generates for a job: it asks for the job's status every FOLLOW_EVERY_S while the job is live
+(`changed_status`, one read of the runner's memory), so a page closed mid-job stops nothing, and a page
+that opens the document again sees the same text, with no work done twice. Without a drafts database
+there is no runner (`ctx.jobs` None) and the Long-form tab writes in the page as before.
 
 API (gr.api, private to the logged-in user: another user's job is "no job"):
     /job_start(brief: dict, outline: dict, rewrite=False, preset="", doc="") -> status
@@ -19,8 +19,6 @@ status: {"id", "state" (queued|running|paused|stopped|done|error|interrupted), "
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -30,7 +28,6 @@ from writing.compose.outline import Outline
 from writing.errors import StudioError
 from writing.ui.autosave import user_of
 from writing.ui.guard import admitted
-from writing.ui.streaming import session_of
 from writing.workspace.jobs import JobRunner, JobStatus
 
 if TYPE_CHECKING:
@@ -38,7 +35,12 @@ if TYPE_CHECKING:
 
 NO_RUNNER = ("Background jobs need the drafts database, and it is not available here (see the Library tab): "
              "nothing was started.")
-FOLLOW_QUEUE = "job-follow"  # pages following a job: no model work, so not in the model's queue
+FOLLOW_QUEUE = "job-follow"  # the job API: no model work, so not in the model's queue
+# A page follows a job by asking for its status on a timer (gr.Timer, queue=False: a plain request each time),
+# never by a streaming event chained after another: gradio's browser client can lose every update of such an
+# event (it closes the page's event stream just as the event starts; CI saw the job meter freeze twice, and
+# tests/test_page_stream.py makes it happen on every try). A poll holds no queue slot and no thread.
+FOLLOW_EVERY_S = 0.5
 
 
 def runner_of(ctx: UIContext) -> JobRunner | None:
@@ -93,50 +95,21 @@ def library_progress(ctx: UIContext, user: str) -> dict[str, str]:
     return found
 
 
-class Following:
-    """Which follow each page (browser session) shows: the newest one. A page that starts, resumes or opens a
-    job stops its older follows (their jobs run on), and a follow of the SAME job too: a follow is one
-    `object()` token, not its job id, so an old follow that gradio closes late (after it showed "Paused",
-    once the Resume's follow had started) cannot take the page's newer follow of that job with it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_session: dict[str, object] = {}
-
-    def begin(self, session: str) -> object:
-        token = object()
-        with self._lock:
-            self._by_session[session] = token
-        return token
-
-    def current(self, session: str, token: object) -> bool:
-        with self._lock:
-            return self._by_session.get(session) is token
-
-    def end(self, session: str, token: object) -> None:
-        with self._lock:
-            if self._by_session.get(session) is token:
-                del self._by_session[session]
+def shown_key(status: JobStatus) -> str:
+    """What a page shows of a job, as one string: a new key means there is something new to show."""
+    return f"{status.id}:{status.version}:{status.state}"
 
 
-def follow(ctx: UIContext, following: Following, job_id: str, request: gr.Request | None
-           ) -> Iterator[JobStatus]:
-    """The job's statuses for this page until it ends, or until the page follows another job (or this one
-    again), or closes (a closed page closes this generator: the job goes on)."""
+def changed_status(ctx: UIContext, job_id: str | None, shown: str | None, request: gr.Request | None
+                   ) -> JobStatus | None:
+    """The job's status if it changed since the page showed `shown` (a `shown_key`), else None. One read of the
+    runner's memory (or the job's row once it ended): a page asks every FOLLOW_EVERY_S while the job is live.
+    Raises StudioError for a job that is not the user's (or no job at all)."""
     runner = runner_of(ctx)
     if runner is None or not job_id:
-        return
-    session, user = session_of(request), user_of(ctx, request)
-    token = following.begin(session)
-    try:
-        for status in runner.watch(job_id, user=user):
-            if not following.current(session, token):
-                return
-            yield status
-    except StudioError as exc:
-        raise gr.Error(str(exc)) from None
-    finally:
-        following.end(session, token)
+        return None
+    status = runner.status(job_id, user=user_of(ctx, request))
+    return None if shown_key(status) == shown else status
 
 
 # ---------------------------------------------------------------------------------------------------------

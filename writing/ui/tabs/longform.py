@@ -153,7 +153,6 @@ class LongformTab:
     def __init__(self, ctx: UIContext):
         self.ctx = ctx
         self.flags = _StopFlags()
-        self.following = job_view.Following()  # the background job each page follows (ui/job_view.py)
         self.workspace = SectionWorkspace(ctx)  # revisions and passage rewriting (ui/section_workspace.py)
 
     def build(self) -> None:
@@ -221,6 +220,8 @@ class LongformTab:
             self.pause = gr.Button(t("lf_pause"), size="sm", elem_id="longform-pause")
             self.resume = gr.Button(t("lf_resume"), size="sm", elem_id="longform-resume")
         self.job_id = gr.State(None)  # the background job this page shows (ui/job_view.py)
+        self.job_shown = gr.State("")  # what the page shows of it (job_view.shown_key)
+        self.job_timer = gr.Timer(job_view.FOLLOW_EVERY_S, active=False)  # ticks while the job is live
         self.budget = BudgetControls().render()
         with gr.Row():
             self.regenerate = gr.Button(t("lf_regenerate"), size="sm", elem_id="longform-regenerate")
@@ -484,15 +485,16 @@ class LongformTab:
 
     # -- background jobs (writing/workspace/jobs.py; the page side in ui/job_view.py) -------------------------
     def _setup_job_events(self, write_outputs: list[Any], sampling: list[Any], private: dict[str, Any]) -> None:
-        """Write all = a job; whatever sets `job_id` (starting one, page load, the Library's Open) follows it."""
-        following = {"concurrency_id": job_view.FOLLOW_QUEUE, "concurrency_limit": None, "show_progress": "hidden",
-                     **private}
+        """Write all = a job; whatever sets `job_id` (starting one, page load, the Library's Open) shows it, and
+        the page's timer shows it again while it is live (ui/job_view.py: why a timer, not a stream)."""
+        following = {"queue": False, "show_progress": "hidden", **private}
+        show = (self.show_job, [self.job_id, self.job_shown], [*write_outputs, self.job_shown, self.job_timer])
         self.expand_all.click(self.start_job, [self.doc_state, self.doc_key, self.rewrite, self.budget.enabled,
                                                *self.brief_inputs, *sampling], [self.job_id, self.note], **private)
-        self.job_id.change(self.follow_job, self.job_id, write_outputs, trigger_mode="multiple", **following)
+        self.job_id.change(*show, **following)
+        self.job_timer.tick(*show, **following)
         self.pause.click(self.pause_job, self.job_id, self.note, queue=False, **private)
-        self.resume.click(self.resume_job, self.job_id, self.note, **private).success(
-            self.follow_job, self.job_id, write_outputs, trigger_mode="multiple", **following)
+        self.resume.click(self.resume_job, self.job_id, self.note, **private).success(*show, **following)
         gr.on(None, self.reattach, None, [self.job_id, self.note, *self.brief_inputs, *self.bible.shown[1:]],
               **private)
 
@@ -514,18 +516,27 @@ class LongformTab:
         return status.id, (f"Writing {status.sections_total} section(s) in the background: you can close this page "
                            f"and open the document again later (the Library, or this tab).")
 
-    def follow_job(self, job_id: str | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
-        """Show a job's progress as the runner writes it (no generation here: a closed page stops nothing)."""
-        keep = gr.update()
-        for status in job_view.follow(self.ctx, self.following, job_id or "", request):
-            outline = Outline.from_dict(status.outline)
-            line = job_view.progress_line(status)
-            if status.state in ("queued", "running"):
-                has_text = any(s.text.strip() for s in outline.sections)
-                yield (keep, outline.to_dict(), keep, report(outline).rows(),
-                       assemble(outline) if has_text else EMPTY_DOC, keep, status.doc, line)
-            else:
-                yield (*self.views(outline, None), status.doc, line)
+    def show_job(self, job_id: str | None, shown: str, request: gr.Request) -> tuple[Any, ...]:
+        """The job's progress if it changed since the page last showed it, and whether to look again (the timer
+        runs while the job is queued or running). No generation here: a closed page stops nothing."""
+        unchanged = (gr.update(),) * 8
+        try:
+            status = job_view.changed_status(self.ctx, job_id, shown, request)
+        except StudioError as exc:  # not this user's job, or gone: said once, and the page stops asking
+            return (*unchanged[:-1], f"⚠️ {exc}", "", gr.Timer(active=False))
+        if status is None:
+            return (*unchanged, shown, gr.update() if job_id else gr.Timer(active=False))
+        outline = Outline.from_dict(status.outline)
+        line = job_view.progress_line(status)
+        live = status.state in ("queued", "running")
+        if live:
+            keep = gr.update()
+            has_text = any(s.text.strip() for s in outline.sections)
+            shown_now = (keep, outline.to_dict(), keep, report(outline).rows(),
+                         assemble(outline) if has_text else EMPTY_DOC, keep, status.doc, line)
+        else:
+            shown_now = (*self.views(outline, None), status.doc, line)
+        return (*shown_now, job_view.shown_key(status), gr.Timer(active=live))
 
     def pause_job(self, job_id: str | None, request: gr.Request) -> str:
         runner = job_view.runner_of(self.ctx)
