@@ -16,6 +16,7 @@ import gradio.routes
 import pytest
 from starlette.responses import StreamingResponse
 
+from tests.support.polling import wait_for
 from tests.support.ui_server import serve_studio
 from tests.test_browser import _open, browser  # noqa: F401 - the shared chromium fixture
 from tests.test_browser_jobs import document, put_in_library, sections_done, start_from_library, wait_meter
@@ -59,6 +60,12 @@ def late_close_server(tiny_loaded, tmp_path_factory):
         patch.undo()
 
 
+def job_of(runner: JobRunner, doc: str):
+    """The job Expand all started for document `doc` (the click returns before the server has started it)."""
+    return wait_for(lambda: next((job for job in runner.jobs.list(user="local") if job.doc == doc), None),
+                    timeout=60, what=f"the job of document {doc[:4]}…")
+
+
 def test_a_job_started_then_followed_is_shown_with_close_stream_late(late_close_server, browser):  # noqa: F811
     server, store, runner = late_close_server
     outline = document(12, "Bells in the fog")
@@ -66,10 +73,10 @@ def test_a_job_started_then_followed_is_shown_with_close_stream_late(late_close_
     context, page = _open(browser, server.url)
     try:
         start_from_library(page, outline.title)  # Expand all: start_job, then job_id's change follows the job
-        [job] = [j for j in runner.jobs.list(user="local") if j.doc == "b" * 32] or [None]
+        job = job_of(runner, "b" * 32)
 
         def status():
-            return runner.status(job.id, user="local") if job is not None else "not started"
+            return runner.status(job.id, user="local")
 
         wait_meter(page, "Done", 180_000, status)
         final = runner.status(job.id, user="local")
@@ -86,7 +93,7 @@ def test_pause_and_resume_are_shown_with_close_stream_late(late_close_server, br
     context, page = _open(browser, server.url)
     try:
         start_from_library(page, outline.title)
-        [job] = [j for j in runner.jobs.list(user="local") if j.doc == "h" * 32]
+        job = job_of(runner, "h" * 32)
 
         def status():
             return runner.status(job.id, user="local")
