@@ -252,7 +252,7 @@ def read_bandwidth(*, gib: float = 1.0) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    from writing.runtime import kernels
+    from writing.runtime import kernels, pages
     from writing.runtime.cpu import cpu_class, cpu_flags, cpu_generation, cpu_model
 
     generation = cpu_generation()  # a VM may name only "AMD EPYC"
@@ -262,7 +262,7 @@ def machine() -> dict[str, Any]:
     import transformers
 
     return {"cpu": model_name, "cpu_class": cpu_class(), "cores": os.cpu_count(), "flags": flags,
-            "kernel_path": kernels.describe(), "paths_not_run": kernels.unavailable_paths(),
+            "kernel_path": kernels.describe(), "paths_not_run": kernels.unavailable_paths(), "pages": pages.describe(),
             "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
             "load_avg_start": os.getloadavg()[0],
             # settings that change which instructions torch / the kernels use (imitating a smaller CPU)
@@ -281,6 +281,8 @@ def run_child(mode: str, model_dir: Path, args: argparse.Namespace, scratch: Pat
     # the repository first, then the caller's PYTHONPATH (e.g. a llama-cpp-python built for another ISA)
     pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONPATH=pythonpath, TOKENIZERS_PARALLELISM="false")
+    if mode == "baseline":  # plain transformers, as a user runs it: torch asks for no 2 MB pages (runtime/pages.py)
+        env["THP_MEM_ALLOC_ENABLE"] = "0"
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout)
     for line in proc.stdout.splitlines():
@@ -387,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     bw = read_bandwidth(gib=0.25 if quick else 1.0)
     print(f"[bench] {info['cpu']} ({info['cpu_class']}; {info['cores']} cores, {', '.join(info['flags'])}); "
-          f"{info['kernel_path']}; load {info['load_avg_start']:.2f}; read bandwidth {bw['read_gbs']:.1f} GB/s",
+          f"{info['kernel_path']}; {info['pages']}; load {info['load_avg_start']:.2f}; "
+          f"read bandwidth {bw['read_gbs']:.1f} GB/s",
           flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

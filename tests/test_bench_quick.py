@@ -136,3 +136,23 @@ def test_context_bench_times_the_three_setups_at_each_context(tmp_path: Path):
     assert [row["context"] for row in result["rows"]] == [8, 300]  # 300: past one reserve of room
     assert all(row["dynamic_ms"] > 0 and row["reserved_ms"] > 0 and row["fused_ms"] > 0 for row in result["rows"])
     assert result["machine"]["cpu_class"] and result["quantize"] == "int8"
+
+
+@pytest.mark.slow
+def test_pages_bench_times_both_page_sizes_for_int4_and_int8(tmp_path: Path):
+    out = tmp_path / "results"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("THP_MEM_ALLOC_ENABLE", None)  # the bench starts itself again with torch asking for nothing
+    proc = subprocess.run([sys.executable, "-m", "bench.pages", "--copies", "1", "--rounds", "2", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| weights | GB a round | 4 KB pages GB/s | 2 MB pages GB/s |" in proc.stdout
+    assert "load avg" in proc.stdout and "kernel path" in proc.stdout and "transparent huge pages:" in proc.stdout
+    [json_file] = out.glob("pages-*.json")
+    result = json.loads(json_file.read_text())
+    assert [row["mode"] for row in result["rows"]] == ["int4", "int8"]
+    for row in result["rows"]:
+        assert row["gbps_4k"] > 0 and row["gbps_2m"] > 0 and row["ratio_min"] <= row["ratio_median"] <= row["ratio_max"]
+        # the 2 MB side is on 2 MB pages wherever the system gives them to programs that ask
+        if result["thp_mode"] in ("madvise", "always"):
+            assert row["share_on_2m_pages"] > 0.5, row

@@ -86,13 +86,15 @@ def start_from_library(page, title: str) -> None:
 
 # ---------------------------------------------------------------- close the page, reopen it
 
-@pytest.fixture(scope="module")
-def jobs_server(tiny_loaded, tmp_path_factory):
+@contextlib.contextmanager
+def studio_with_jobs(tiny_loaded, folder: Path):
+    """The studio on 127.0.0.1 with the tiny model (each call recorded), a drafts file and a job runner whose
+    sections are capped at 8 tokens: yields (server, store, runner, engine)."""
     from writing.engines.local import LocalEngine
 
     engine = Recording(LocalEngine(tiny_loaded.model, tiny_loaded.tokenizer, name="tiny", dtype=tiny_loaded.dtype,
                                    context=4096))
-    store = DraftStore(tmp_path_factory.mktemp("jobs-browser") / DB_NAME)
+    store = DraftStore(folder / DB_NAME)
     runner = JobRunner(engine, store, max_section_tokens=8, save_every_s=1.0)
     runner.start()
     try:
@@ -101,6 +103,12 @@ def jobs_server(tiny_loaded, tmp_path_factory):
     finally:
         runner.close()
         store.close()
+
+
+@pytest.fixture(scope="module")
+def jobs_server(tiny_loaded, tmp_path_factory):
+    with studio_with_jobs(tiny_loaded, tmp_path_factory.mktemp("jobs-browser")) as running:
+        yield running
 
 
 SECTIONS = 24  # of the close-and-reopen test's document

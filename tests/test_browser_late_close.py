@@ -17,11 +17,15 @@ import pytest
 from starlette.responses import StreamingResponse
 
 from tests.support.polling import wait_for
-from tests.support.ui_server import serve_studio
 from tests.test_browser import _open, browser  # noqa: F401 - the shared chromium fixture
-from tests.test_browser_jobs import document, put_in_library, sections_done, start_from_library, wait_meter
-from tests.test_jobs import Recording
-from writing.library.store import DB_NAME, DraftStore
+from tests.test_browser_jobs import (
+    document,
+    put_in_library,
+    sections_done,
+    start_from_library,
+    studio_with_jobs,
+    wait_meter,
+)
 from writing.workspace.jobs import JobRunner
 
 LATE_S = 0.5
@@ -42,21 +46,12 @@ class LateClose(StreamingResponse):
 
 @pytest.fixture(scope="module")
 def late_close_server(tiny_loaded, tmp_path_factory):
-    from writing.engines.local import LocalEngine
-
     patch = pytest.MonkeyPatch()
     patch.setattr(gradio.routes, "StreamingResponse", LateClose)  # looked up by gradio at each request
-    engine = Recording(LocalEngine(tiny_loaded.model, tiny_loaded.tokenizer, name="tiny", dtype=tiny_loaded.dtype,
-                                   context=4096))
-    store = DraftStore(tmp_path_factory.mktemp("page-stream") / DB_NAME)
-    runner = JobRunner(engine, store, max_section_tokens=8, save_every_s=1.0)
-    runner.start()
     try:
-        with serve_studio(engine, store=store, jobs=runner) as running:
-            yield running, store, runner
+        with studio_with_jobs(tiny_loaded, tmp_path_factory.mktemp("late-close")) as (server, store, runner, _):
+            yield server, store, runner
     finally:
-        runner.close()
-        store.close()
         patch.undo()
 
 

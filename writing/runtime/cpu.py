@@ -1,8 +1,8 @@
-"""What this machine is: CPU model and instruction flags, free RAM, this process's RSS.
+"""What this machine is: CPU model and instruction flags, free RAM, this process's RSS, its huge pages.
 
-The one reader of /proc in the studio. Every function degrades to "unknown" (empty set, "", None,
-0) where /proc is missing or different (macOS, Windows; ARM Linux lists "Features", not "flags"),
-so callers fall back instead of failing to import or start.
+The one reader of /proc (and of /sys's transparent-huge-page setting) in the studio. Every function
+degrades to "unknown" (empty set, "", None, 0) where /proc is missing or different (macOS, Windows; ARM
+Linux lists "Features", not "flags"), so callers fall back instead of failing to import or start.
 """
 
 from __future__ import annotations
@@ -91,6 +91,25 @@ def current_rss_bytes() -> int:
     """This process's resident memory now (VmRSS); 0 where unknown."""
     value = _first_field("self/status", "VmRSS")
     return int(value.split()[0]) * 1024 if value else 0
+
+
+def huge_page_bytes() -> int:
+    """This process's memory on transparent huge pages (AnonHugePages); 0 where unknown."""
+    value = _first_field("self/smaps_rollup", "AnonHugePages")
+    return int(value.split()[0]) * 1024 if value else 0
+
+
+THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def huge_page_mode(setting: Path = THP_SETTING) -> str:
+    """The system's transparent-huge-page mode: "always", "madvise", "never", or "unknown" (not Linux)."""
+    try:
+        text = setting.read_text()
+    except OSError:
+        return "unknown"
+    chosen = text[text.find("[") + 1: text.find("]")] if "[" in text and "]" in text else ""
+    return chosen if chosen in ("always", "madvise", "never") else "unknown"
 
 
 def machine() -> str:

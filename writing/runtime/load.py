@@ -180,12 +180,12 @@ def _load_weights(path: Path, dtype: Any, quantize: str, auto_class: Any) -> tup
 
 def startup_line(mode: str, mode_reason: str, loaded: LoadedModel) -> str:
     """CPU class, kernel path, precision and why, in one line (studio.py prints it at start-up)."""
-    from writing.runtime import kernels
+    from writing.runtime import kernels, pages
     from writing.runtime.cpu import cpu_model
 
     weights = {"none": f"{loaded.dtype} weights"}.get(mode, f"{mode} weights")
     return (f"CPU {cpu_model() or 'unknown'} ({cpu_class()}); {kernels.describe()}; precision: {weights}, "
-            f"{loaded.dtype} activations ({mode_reason}; {loaded.dtype_reason})")
+            f"{loaded.dtype} activations ({mode_reason}; {loaded.dtype_reason}); {pages.describe()}")
 
 
 def set_threads(threads: int | None) -> int:
