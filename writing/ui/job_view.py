@@ -39,7 +39,7 @@ FOLLOW_QUEUE = "job-follow"  # the job API: no model work, so not in the model's
 # A page follows a job by asking for its status on a timer (gr.Timer, queue=False: a plain request each time),
 # never by a streaming event chained after another: gradio's browser client can lose every update of such an
 # event (it closes the page's event stream just as the event starts; CI saw the job meter freeze twice, and
-# tests/test_page_stream.py makes it happen on every try). A poll holds no queue slot and no thread.
+# tests/test_browser_late_close.py made it happen on every try). A poll holds no queue slot and no thread.
 FOLLOW_EVERY_S = 0.5
 
 

@@ -519,7 +519,7 @@ class LongformTab:
     def show_job(self, job_id: str | None, shown: str, request: gr.Request) -> tuple[Any, ...]:
         """The job's progress if it changed since the page last showed it, and whether to look again (the timer
         runs while the job is queued or running). No generation here: a closed page stops nothing."""
-        unchanged = (gr.update(),) * 8
+        unchanged = (gr.update(),) * (len(self.view_outputs) + 2)  # the views, the document key, the meter
         try:
             status = job_view.changed_status(self.ctx, job_id, shown, request)
         except StudioError as exc:  # not this user's job, or gone: said once, and the page stops asking
