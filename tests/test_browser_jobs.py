@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -114,38 +115,61 @@ def jobs_server(tiny_loaded, tmp_path_factory):
 SECTIONS = 24  # of the close-and-reopen test's document
 
 
-def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser):  # noqa: F811
+class Gate:
+    """A forward hook that holds every model call while the gate is shut (each call at most `limit` s): the job
+    stays mid-section, running, for as long as the test needs. Not a sleep used as synchronisation."""
+
+    def __init__(self, model, limit: float = 120.0):
+        self.limit = limit
+        self.open = threading.Event()
+        self.open.set()
+        self.handle = model.register_forward_hook(self)
+
+    def __call__(self, module, args, output):
+        self.open.wait(self.limit)
+
+    def remove(self) -> None:
+        self.open.set()
+        self.handle.remove()
+
+
+def test_close_the_page_mid_job_and_reopen_it_re_attached(jobs_server, browser, tiny_loaded):  # noqa: F811
     server, store, runner, engine = jobs_server
-    # 24 short sections: long enough that the job is still running when the closed page's absence has been
-    # checked, on a quiet machine too (a section of 8 tokens takes a fraction of a second there).
     outline = document(SECTIONS, "Keepers of the light")
     put_in_library(store, outline, "k" * 32)
-    context, page = _open(browser, server.url)
+    gate = Gate(tiny_loaded.model)
     try:
-        start_from_library(page, outline.title)
-        page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
-                               ".match(/[1-9]\\d*\\/24 sections/)", timeout=120_000)
-        at_close = sections_done(meter(page))
+        context, page = _open(browser, server.url)
+        try:
+            start_from_library(page, outline.title)
+            page.wait_for_function("(document.querySelector('#longform-meter')?.innerText || '')"
+                                   ".match(/[1-9]\\d*\\/24 sections/)", timeout=120_000)
+            at_close = sections_done(meter(page))
+        finally:
+            context.close()  # the page goes away mid-job
+        [job] = runner.jobs.list(user="local")
+        # Without any page the job goes on; then it is held inside a section (24 sections of 8 tokens take a
+        # few seconds on a quiet machine: CI once saw the job end before the new page had loaded).
+        wait_for(lambda: runner.status(job.id, user="local").sections_done >= at_close + 2, what="the job going on")
+        gate.open.clear()
+        assert runner.status(job.id, user="local").state == "running", "the job ended before the page came back"
+        context, page = _open(browser, server.url)  # page load: the user's live job is followed again
+        try:
+            page.get_by_role("tab", name="Long-form").click()
+            wait_meter(page, "sections", 60_000, lambda: runner.status(job.id, user="local"))
+            reopened = sections_done(meter(page))
+            assert reopened >= at_close + 2  # further along than when the page closed
+            assert "Writing section" in meter(page)  # the job is running, held in its section
+            gate.open.set()
+            wait_meter(page, "Done", 180_000, lambda: runner.status(job.id, user="local"))
+            final = runner.status(job.id, user="local")
+            assert final.state == "done" and final.sections_done == SECTIONS
+            assert f"{final.words:,} of {final.target:,} words" in meter(page)  # the page shows the job's own text
+            assert page.input_value("#longform-topic textarea") == outline.title
+        finally:
+            context.close()
     finally:
-        context.close()  # the page goes away mid-job
-    [job] = runner.jobs.list(user="local")
-    # Without any page the job goes on.
-    wait_for(lambda: runner.status(job.id, user="local").sections_done >= at_close + 2, what="the job going on")
-    assert runner.status(job.id, user="local").state == "running", "the job ended before the page came back"
-    context, page = _open(browser, server.url)  # page load: the user's live job is followed again
-    try:
-        page.get_by_role("tab", name="Long-form").click()
-        wait_meter(page, "sections", 60_000, lambda: runner.status(job.id, user="local"))
-        reopened = sections_done(meter(page))
-        assert reopened >= at_close + 2  # further along than when the page closed
-        assert "Writing section" in meter(page) or "Done" in meter(page)
-        wait_meter(page, "Done", 180_000, lambda: runner.status(job.id, user="local"))
-        final = runner.status(job.id, user="local")
-        assert final.state == "done" and final.sections_done == SECTIONS
-        assert f"{final.words:,} of {final.target:,} words" in meter(page)  # the page shows the job's own text
-        assert page.input_value("#longform-topic textarea") == outline.title
-    finally:
-        context.close()
+        gate.remove()
     job_calls = [stats for who, stats in engine.calls if who == "studio-jobs"]
     assert len(job_calls) == SECTIONS  # one generation per section: the pages added no work
     draft = store.get(final.draft_id, user="local")
