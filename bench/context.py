@@ -73,17 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import DynamicCache
 
     from bench import shaped
-    from bench.run import machine
+    from bench.run import one_process_header
+    from writing.runtime import kernels
     from writing.runtime.kvcache import ReservedCache
     from writing.runtime.load import load
 
     loaded = load(str(args.model or shaped.build("qwen3-4b")), dtype="auto", quantize=args.quantize)
     model = loaded.model
-    info = machine()
-    info["threads"] = torch.get_num_threads()
-    print(f"CPU {info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {info['threads']} threads; "
-          f"{info['kernel_path']}; {args.quantize} weights, {model.dtype} activations and cache; "
-          f"load avg {info['load_avg_start']:.2f}", flush=True)
+    info = one_process_header(f"{kernels.describe()}; {args.quantize} weights, {model.dtype} activations and cache")
     print("| context | DynamicCache, torch attention step ms | in-place cache, torch attention | "
           "in-place cache, fused attention | ratio first / last |")
     print("|---|---|---|---|---|")

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from bench.run import machine
+    from bench.run import one_process_header
     from writing.runtime import kernels, quant
 
     if args.threads:
@@ -95,11 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     n, k = (int(v) for v in args.shape.split(","))
     weight = torch.randn(n, k, generator=torch.Generator().manual_seed(0)) * 0.02
     q, s = quant.quantize_int8(weight)
-    info = machine()
-    info["threads"] = torch.get_num_threads()
-    print(f"CPU {info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {info['threads']} threads; "
-          f"paths {', '.join(paths)} (not runnable: {info['paths_not_run'] or 'none'}); "
-          f"load avg {info['load_avg_start']:.2f}; weight [{n}, {k}] int8", flush=True)
+    info = one_process_header(f"paths {', '.join(paths)} (not runnable: {kernels.unavailable_paths() or 'none'}); "
+                              f"weight [{n}, {k}] int8")
     print("| path | rows | int8 GEMM ms | GEMV ms | dequantise + GEMM ms | error GEMM / GEMV / dequant |")
     print("|---|---|---|---|---|---|")
     results = []

@@ -104,20 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
     args = parser.parse_args(argv)
 
-    import torch
 
-    from bench.run import machine
+    from bench.run import one_process_header
     from writing.runtime import kernels
     from writing.runtime.cpu import huge_page_mode
 
     if not kernels.load():
         print(f"no fused kernel here ({kernels.why_not()}): the GEMVs this measures do not run", file=sys.stderr)
         return 2
-    info = machine()
-    info["threads"] = torch.get_num_threads()
-    print(f"CPU {info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {info['threads']} threads; "
-          f"{info['kernel_path']}; transparent huge pages: {huge_page_mode()}; "
-          f"load avg {info['load_avg_start']:.2f}", flush=True)
+    info = one_process_header(f"{kernels.describe()}; transparent huge pages: {huge_page_mode()}")
     print("| weights | GB a round | 4 KB pages GB/s | 2 MB pages GB/s | ratio (median of rounds) | range | "
           "2 MB side really on 2 MB pages |")
     print("|---|---|---|---|---|---|---|")

@@ -272,6 +272,19 @@ def machine() -> dict[str, Any]:
                                                    "MKL_ENABLE_INSTRUCTIONS") if k in os.environ}}
 
 
+def one_process_header(setup: str) -> dict[str, Any]:
+    """The header line of a bench that measures in one process (bench.context, bench.layers, bench.pages):
+    CPU, class, cores, threads, `setup` (kernel path, weights...), load average. Returns machine() with the
+    thread count."""
+    import torch
+
+    info = machine()
+    info["threads"] = torch.get_num_threads()
+    print(f"CPU {info['cpu']} ({info['cpu_class']}), {info['cores']} cores, {info['threads']} threads; {setup}; "
+          f"load avg {info['load_avg_start']:.2f}", flush=True)
+    return info
+
+
 def run_child(mode: str, model_dir: Path, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.run", "--child", mode, "--model", str(model_dir), "--scratch", str(scratch),
            "--prompt-tokens", str(args.prompt_tokens), "--new-tokens", str(args.new_tokens),

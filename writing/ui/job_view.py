@@ -3,7 +3,7 @@ progress column, and the job API for gradio_client.
 
 The studio owns one JobRunner (writing/workspace/jobs.py; `ctx.jobs`, created by studio.py). A page
 never generates for a job: it asks for the job's status every FOLLOW_EVERY_S while the job is live
-(`changed_status`, one read of the runner's memory), so a page closed mid-job stops nothing, and a page
+(`changed_status`: the job's row and the runner's memory), so a page closed mid-job stops nothing, and a page
 that opens the document again sees the same text, with no work done twice. Without a drafts database
 there is no runner (`ctx.jobs` None) and the Long-form tab writes in the page as before.
 
@@ -102,9 +102,9 @@ def shown_key(status: JobStatus) -> str:
 
 def changed_status(ctx: UIContext, job_id: str | None, shown: str | None, request: gr.Request | None
                    ) -> JobStatus | None:
-    """The job's status if it changed since the page showed `shown` (a `shown_key`), else None. One read of the
-    runner's memory (or the job's row once it ended): a page asks every FOLLOW_EVERY_S while the job is live.
-    Raises StudioError for a job that is not the user's (or no job at all)."""
+    """The job's status if it changed since the page showed `shown` (a `shown_key`), else None. `runner.status`:
+    the job's row (whose it is: one indexed SQLite read) and the runner's memory while the job is held; a page
+    asks every FOLLOW_EVERY_S while the job is live. Raises StudioError for a job that is not the user's."""
     runner = runner_of(ctx)
     if runner is None or not job_id:
         return None
