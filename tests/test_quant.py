@@ -20,8 +20,9 @@ FUSED = kernels.load()
 PATHS = [*(kernels.runnable_paths() if FUSED else []), kernels.STOCK]
 FUSED_PATHS = PATHS[:-1]
 # (N, K): ragged N (not a multiple of the 4-row step or the 64-row tile), K a multiple of 128 but
-# not of 512, and one K the fused kernels do not take (the layer falls back to torch's kernels).
-SHAPES = [(192, 384), (67, 1280), (5, 128), (130, 2688)]
+# not of 512, one K the fused kernels do not take (the layer falls back to torch's kernels), and one
+# K past 32768, where the AVX2 int4 GEMV takes a row's group scales in two chunks (qmm_avx2.inc).
+SHAPES = [(192, 384), (67, 1280), (5, 128), (130, 2688), (3, 33024)]
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
