@@ -213,6 +213,31 @@ def test_long_prompts_on_a_gemm_path_stay_int8(path):
             assert rel(out, F.linear(x, q.float() * s[:, None])) < 0.01
 
 
+@pytest.mark.parametrize("vendor", ["amd", "intel"])
+@pytest.mark.parametrize("path", FUSED_PATHS or ["(none)"])
+def test_int4_prompt_rows_take_the_gemv_up_to_the_paths_limit(path, vendor, monkeypatch):
+    """int4 layers run the GEMV up to 16 rows, and up to 128 on the plain AVX2 path of an AMD CPU (whose fp32
+    GEMM measured slower); above that they dequantise for torch's GEMM. The results agree either way."""
+    if path == "(none)":
+        assert not FUSED
+        return
+    monkeypatch.setattr(quant, "cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(quant, "_q4_rows", {})
+    dequantised: list[int] = []
+    dense = quant.dense_matmul
+    monkeypatch.setattr(quant, "dense_matmul", lambda rows, *a: dequantised.append(rows.shape[0]) or dense(rows, *a))
+    w = random_weight(130, 384)
+    layer = quant.Int4Linear(w, None, fused=True)
+    reference = quant.dequantize_int4(*quant.quantize_int4(w))
+    limit = 128 if (path, vendor) == ("avx2", "amd") else 16
+    with kernels.use_path(path):
+        assert quant.q4_fused_max_rows() == limit
+        for rows in (16, 17, 128, 129):
+            x = torch.randn(rows, 384, generator=torch.Generator().manual_seed(rows))
+            assert rel(layer(x), F.linear(x, reference)) < 0.03, (path, rows)
+    assert dequantised == [rows for rows in (16, 17, 128, 129) if rows > limit]
+
+
 def test_the_prompt_route_names_cpuid_s_vendor():
     """The kernels read the vendor from CPUID (it picks plain avx2's prompt route); it is the vendor_id
     /proc/cpuinfo names (scripts/emulate_cpu.sh rewrites that line to the emulated CPU's), and the
