@@ -156,3 +156,38 @@ def test_pages_bench_times_both_page_sizes_for_int4_and_int8(tmp_path: Path):
         # the 2 MB side is on 2 MB pages wherever the system gives them to programs that ask
         if result["thp_mode"] in ("madvise", "always"):
             assert row["share_on_2m_pages"] > 0.5, row
+
+
+@pytest.mark.slow
+def test_duel_bench_alternates_the_studio_and_llama_cpp_in_one_process(tmp_path: Path):
+    from tests.support.llama_server import require_llama_server
+
+    require_llama_server()
+    from bench.shaped import build
+
+    model = build("quick", out=tmp_path / "quick-shape")
+    out = tmp_path / "results"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.duel", "--model", str(model), "--out", str(out),
+                           "--pairs", "int8:Q8_0,int4:Q4_0", "--rounds", "3", "--prompt-tokens", "32",
+                           "--new-tokens", "4"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| studio | llama.cpp | prefill tok/s" in proc.stdout and "kernel path" in proc.stdout
+    [json_file] = out.glob("duel-*.json")
+    results = json.loads(json_file.read_text())["results"]
+    assert [(r["studio"], r["llama"]) for r in results] == [("studio int8", "llama.cpp Q8_0"),
+                                                             ("studio int4", "llama.cpp Q4_0")]
+    for r in results:
+        firsts = [row["first"] for row in r["rounds"]]
+        assert firsts == [r["studio"], r["llama"], r["studio"]]  # the side that goes first alternates
+        for row in r["rounds"]:
+            assert row["studio"]["new_tokens"] == 4 and row["llama"]["new_tokens"] == 4
+            assert row["decode_ratio"] == row["studio"]["decode_tok_s"] / row["llama"]["decode_tok_s"]
+        assert r["decode_ratio_min"] <= r["decode_ratio_median"] <= r["decode_ratio_max"]
+        assert r["prefill_ratio_min"] <= r["prefill_ratio_median"] <= r["prefill_ratio_max"]
+
+
+def test_duel_refuses_a_pair_it_cannot_time():
+    proc = subprocess.run([sys.executable, "-m", "bench.duel", "--pairs", "int8:Q5_K"], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--pairs wants mode:type" in proc.stderr
