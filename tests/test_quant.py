@@ -213,29 +213,68 @@ def test_long_prompts_on_a_gemm_path_stay_int8(path):
             assert rel(out, F.linear(x, q.float() * s[:, None])) < 0.01
 
 
-@pytest.mark.parametrize("vendor", ["amd", "intel"])
+def q4_reference(x: torch.Tensor, packed: torch.Tensor, d: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """What the int4 kernels compute, in float64: x quantised in blocks of 32 (fp32 scale max|x| / 127,
+    round half to even), exact integer dot products with q per group, scaled by d * dx, plus m * sum(x)."""
+    rows, k = x.shape
+    blocks = x.float().reshape(rows, k // 32, 32)
+    dx = blocks.abs().amax(dim=2) / 127
+    inv = torch.where(dx > 0, 1 / dx, torch.zeros_like(dx))
+    xq = torch.round(blocks * inv[..., None]).clamp(-127, 127).to(torch.int64)
+    lo, hi = packed.reshape(packed.shape[0], -1, 64) & 0x0F, packed.reshape(packed.shape[0], -1, 64) >> 4
+    q = torch.stack([lo, hi], dim=2).reshape(packed.shape[0], k // 32, 32).to(torch.int64)
+    dots = torch.einsum("rgk,ngk->rng", xq, q).double()
+    scaled = dots * d.double()[None] * dx.double()[:, None, :]
+    return scaled.sum(dim=2) + blocks.double().sum(dim=2) @ m.double().T
+
+
+@pytest.mark.parametrize("path", GEMM_PATHS or ["(none)"])
+def test_int4_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
+    """The AVX2 paths' int4 GEMM (weights repacked 8 rows at a time): row counts up to two tiles of 4 and the
+    leftovers, weight rows that fill no strip of 8 (5) or leave one partly filled (67, 130), K of one block
+    and of many, and more rows than one chunk of x (100 rows at K = 1280). It agrees with the GEMV too."""
+    if path == "(none)":
+        assert not any(p.startswith("avx2") for p in kernels.runnable_paths())  # the summary names why
+        return
+    for n, k in ((67, 1280), (5, 128), (130, 384)):
+        packed, d, m = quant.quantize_int4(random_weight(n, k))
+        for rows in (1, 2, 3, 4, 5, 7, 8, 9, *((205,) if k == 1280 else ())):
+            x = torch.randn(rows, k, generator=torch.Generator().manual_seed(rows)) * 3
+            x[0, :64] = 0.0  # two all-zero blocks
+            with kernels.use_path(path):
+                monkeypatch.setenv("STUDIO_QMM_GEMM_MIN_ROWS", "1")  # the GEMM for every row count, even 1
+                assert torch.ops.studio_qmm.q4_gemm_from() == 1
+                out = torch.ops.studio_qmm.q4_mm(x, packed, d, m)
+                monkeypatch.setenv("STUDIO_QMM_GEMM_MIN_ROWS", str(2**40))  # the GEMV
+                gemv = torch.ops.studio_qmm.q4_mm(x, packed, d, m)
+            assert rel(out, q4_reference(x, packed, d, m)) < 1e-5, (path, n, k, rows)
+            assert rel(out, gemv) < 1e-5, (path, n, k, rows)
+
+
 @pytest.mark.parametrize("path", FUSED_PATHS or ["(none)"])
-def test_int4_prompt_rows_take_the_gemv_up_to_the_paths_limit(path, vendor, monkeypatch):
-    """int4 layers run the GEMV up to 16 rows, and up to 128 on the plain AVX2 path of an AMD CPU (whose fp32
-    GEMM measured slower); above that they dequantise for torch's GEMM. The results agree either way."""
+def test_int4_prompt_rows_take_the_gemm_where_the_path_has_one(path, monkeypatch):
+    """An int4 layer runs the GEMV up to 16 rows; the AVX2 paths run its GEMM from 8 rows with no upper
+    limit, the avx512 path dequantises for oneDNN's bf16 GEMM above 16. The results agree either way."""
     if path == "(none)":
         assert not FUSED
         return
-    monkeypatch.setattr(quant, "cpu_vendor", lambda: vendor)
-    monkeypatch.setattr(quant, "_q4_rows", {})
     dequantised: list[int] = []
     dense = quant.dense_matmul
     monkeypatch.setattr(quant, "dense_matmul", lambda rows, *a: dequantised.append(rows.shape[0]) or dense(rows, *a))
     w = random_weight(130, 384)
     layer = quant.Int4Linear(w, None, fused=True)
-    reference = quant.dequantize_int4(*quant.quantize_int4(w))
-    limit = 128 if (path, vendor) == ("avx2", "amd") else 16
+    packed, d, m = quant.quantize_int4(w)
+    gemm_from = 8 if path.startswith("avx2") else 0
+    counts = (7, 8, 16, 17, 129, 512)
     with kernels.use_path(path):
-        assert quant.q4_fused_max_rows() == limit
-        for rows in (16, 17, 128, 129):
+        assert torch.ops.studio_qmm.q4_gemm_from() == gemm_from
+        for rows in counts:
             x = torch.randn(rows, 384, generator=torch.Generator().manual_seed(rows))
-            assert rel(layer(x), F.linear(x, reference)) < 0.03, (path, rows)
-    assert dequantised == [rows for rows in (16, 17, 128, 129) if rows > limit]
+            out = layer(x)
+            assert rel(out, F.linear(x, quant.dequantize_int4(packed, d, m))) < 0.03, (path, rows)
+            if gemm_from or rows <= quant.Q4_FUSED_MAX_ROWS:
+                assert rel(out, q4_reference(x, packed, d, m)) < 1e-5, (path, rows)
+    assert dequantised == ([] if gemm_from else [r for r in counts if r > quant.Q4_FUSED_MAX_ROWS])
 
 
 def test_the_prompt_route_names_cpuid_s_vendor():
@@ -254,10 +293,11 @@ def test_the_prompt_route_names_cpuid_s_vendor():
             assert route in kernels.describe()
             low, high = torch.ops.studio_qmm.q8_gemm_rows()
             if path == "avx512":
-                assert route == "int8 prompts: dequantised for torch's GEMM"
+                assert route == "prompts: dequantised for torch's GEMM"
             else:
                 assert route.startswith(f"int8 prompts of {low}") and f"({cpu_vendor()} CPU)" in route
                 assert ("and more" in route) == (high == 0)
+                assert route.endswith("int4 from 8 rows on the int4 GEMM")
 
 
 def test_an_impossible_kernel_path_is_refused(monkeypatch):

@@ -16,9 +16,9 @@ Long prompts (more than the path's fused-row limit) dequantise the layer into a 
 use torch's GEMM: bf16 (oneDNN) where the CPU multiplies bf16 natively (the avx512 path), fp32
 elsewhere, so a CPU without native bf16 never runs a bf16 GEMM by emulation. Only one layer
 (or a slice of a large one) is ever dequantised at a time: the weights stay int8/int4 in RAM.
-Exception: int8 layers on the AVX2 paths, whose kernels have an int8 GEMM (q8_uses_gemm says from
-how many rows): prompts stay int8 end to end there. And int4 layers on the plain AVX2 path of an AMD
-CPU run the GEMV up to 128 rows, not 16 (q4_fused_max_rows).
+Exception: the AVX2 paths, whose kernels have an int8 GEMM (q8_uses_gemm says from how many rows)
+and an int4 GEMM (from torch.ops.studio_qmm.q4_gemm_from() rows, no upper limit): prompts stay
+quantised end to end there.
 """
 
 from __future__ import annotations
@@ -43,18 +43,10 @@ GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above a 
 # Quantised layers: up to this many rows the fused kernel, above it dequantise into a reused buffer and
 # run torch's GEMM. Measured on a [9728, 2560] layer (2 cores, AMD EPYC Zen 4, avx512 path), fused /
 # dequantise + bf16 GEMM: int8 3.2 / ~6.6 ms at 16 rows, 6.1 / ~8.5 at 32, 12.1 / 11.2 at 64; int4 5.3 /
-# ~6.6 at 16, 10.8 / ~8.5 at 32. The AVX2 paths use the same limits, except that their int8 layers
-# multiply longer prompts on the kernel's int8 GEMM (torch.ops.studio_qmm.q8_uses_gemm; qmm_avx2.inc).
+# ~6.6 at 16, 10.8 / ~8.5 at 32. The AVX2 paths use the same limits, except that they multiply longer
+# prompts on the kernel's int8 and int4 GEMMs (q8_uses_gemm, q4_gemm_from; qmm_avx2.inc).
 Q8_FUSED_MAX_ROWS = 32
 Q4_FUSED_MAX_ROWS = 16
-# int4 on the plain AVX2 path of an AMD CPU: the GEMV up to 128 rows. Its fp32 GEMM (torch capped to AVX2)
-# loses to the int4 GEMV there: GEMV / dequantise + fp32 GEMM ms, AMD EPYC Zen 5 as an AVX2 machine, 2
-# threads, 2026-12-02: [9728, 2560] 64 rows 26.5 / 47.5, 128 rows 52.3 / 70.6, 512 rows 154 / 165;
-# [2560, 9728] 128 rows 41.4 / 45.4, 512 rows 174 / 150; [4096, 2560] 128 rows 16.2 / 22.8. So 17-128
-# rows (a chat turn, a section after prefix reuse) run 1.1-1.8x faster; at 512 it is a draw. Zen 1-3 were
-# not measured: the rule assumes their fp32 GEMM loses as Zen 5's did (as qmm_avx2.inc's int8 rule does).
-# Intel keeps 16: no figures to set it by.
-Q4_FUSED_MAX_ROWS_AMD_AVX2 = 128
 _SCRATCH_BYTES = 128 * 2**20  # larger matrices (a 150k-row lm_head) are dequantised a slice of rows at a time
 _scratch = threading.local()
 
@@ -101,24 +93,13 @@ def dense_matmul(rows: torch.Tensor, n: int, k: int, fill: Any) -> torch.Tensor:
     return y.to(rows.dtype)
 
 
-_q4_rows: dict[str, int] = {}  # kernel path -> q4_fused_max_rows() there
-
-
-def q4_fused_max_rows() -> int:
-    """Up to how many rows an int4 layer runs the fused GEMV on the active path (above: dequantise + GEMM)."""
-    from writing.runtime import kernels
-
-    path = kernels.current_path()
-    rows = _q4_rows.get(path)
-    if rows is None:
-        amd_avx2 = path == "avx2" and cpu_vendor() == "amd"
-        rows = _q4_rows[path] = Q4_FUSED_MAX_ROWS_AMD_AVX2 if amd_avx2 else Q4_FUSED_MAX_ROWS
-    return rows
-
-
-def cpu_vendor() -> str:
-    """"amd", "intel" or "other", from CPUID (the kernels' own check: a VM's /proc/cpuinfo may hide it)."""
-    return str(torch.ops.studio_qmm.cpu_vendor())
+def q4_uses_fused(rows: int) -> bool:
+    """Whether an int4 layer multiplies `rows` rows on q4_mm: the GEMV up to Q4_FUSED_MAX_ROWS, the path's
+    int4 GEMM from q4_gemm_from() rows where it has one (the AVX2 paths); else dequantise + torch's GEMM."""
+    if rows <= Q4_FUSED_MAX_ROWS:
+        return True
+    gemm_from = torch.ops.studio_qmm.q4_gemm_from()
+    return 0 < gemm_from <= rows
 
 
 @dataclass(frozen=True)
@@ -283,7 +264,7 @@ class Int4Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, self.in_features)
-        if self.fused and rows.shape[0] <= q4_fused_max_rows():
+        if self.fused and q4_uses_fused(rows.shape[0]):
             y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)
         elif self.fused:
             y = dense_matmul(rows, self.out_features, self.in_features, lambda a, b, out: (

@@ -161,15 +161,16 @@ def describe() -> str:
 
 
 def prompt_route() -> str:
-    """How the active fused path multiplies int8 prompt rows (the row range depends on the CPU's vendor)."""
+    """How the active fused path multiplies int8 and int4 prompt rows (int8's range depends on the CPU's vendor)."""
     import torch
 
     low, high = torch.ops.studio_qmm.q8_gemm_rows()
-    if not low:
-        return "int8 prompts: dequantised for torch's GEMM"
+    q4_from = torch.ops.studio_qmm.q4_gemm_from()
+    if not low or not q4_from:  # the avx512 path: prompts take oneDNN's native bf16 GEMM
+        return "prompts: dequantised for torch's GEMM"
     vendor = torch.ops.studio_qmm.cpu_vendor()
     rows = f"{low}-{high} rows" if high else f"{low} rows and more"
-    return f"int8 prompts of {rows} on the int8 GEMM ({vendor} CPU)"
+    return f"int8 prompts of {rows} on the int8 GEMM ({vendor} CPU), int4 from {q4_from} rows on the int4 GEMM"
 
 
 def load(*, verbose: bool = False) -> bool:

@@ -66,8 +66,19 @@ bool gemm_for(const KernelTable& t, int64_t M) {
   const RowRange range = gemm_rows(t);
   return range.min > 0 && M >= range.min && (range.max == 0 || M <= range.max);
 }
+
+// The same for q4_mm and the path's int4 GEMM, which has no upper limit on any vendor (qmm_avx2.inc).
+int64_t q4_gemm_min_rows(const KernelTable& t) {
+  if (!t.q4_gemm) return 0;
+  if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return std::max<int64_t>(1, std::atoll(v));
+  return t.q4_gemm_min_rows;
+}
 constexpr int64_t kGemmChunkBytes = 256 * 1024;  // x rows per GEMM chunk: this many bytes of x and |x|
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
+// x rows per int4 GEMM chunk, at least: each chunk repacks the weights again (8 K bytes a strip). At K = 9728
+// (the MLP's down projection) kGemmChunkBytes alone gives 12 rows, and 512 rows took 92 ms; 48 rows a chunk
+// 68 ms, 128 rows 62 ms (bench.layers --format int4, AMD Zen 5 as AVX2, 2 threads, 2026-12-03).
+constexpr int64_t kQ4MinChunk = 128;
 
 const char* const kPathNames[] = {"avx512", "avx2_vnni", "avx2"};
 
@@ -244,12 +255,39 @@ at::Tensor q8_mm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& sca
   return out.to(x.scalar_type());
 }
 
+// Prompt rows on a path with an int4 GEMM: x quantised as for the GEMV, then each 64-row weight tile
+// against a chunk of x rows (as q8_gemm_mm), every thread with its own repacking buffer.
+at::Tensor q4_gemm_mm(const KernelTable& t, const QuantizedX& xq, const at::Tensor& w, const at::Tensor& d,
+                      const at::Tensor& mn, int64_t M, at::Tensor out) {
+  const int64_t N = w.size(0), K = w.size(1) * 2, ng = K / kBlock;
+  float* op = out.data_ptr<float>();
+  const uint8_t* wp = w.data_ptr<uint8_t>();
+  const int64_t chunk = std::max<int64_t>(kQ4MinChunk, kGemmChunkBytes / (2 * K)) / 4 * 4;
+  const int64_t tiles = (N + kTileRows - 1) / kTileRows;
+  for (int64_t m0 = 0; m0 < M; m0 += chunk) {
+    const int64_t rows = std::min(chunk, M - m0);
+    at::parallel_for(0, tiles, tile_grain(kTileRows * K / 2, rows), [&](int64_t begin, int64_t end) {
+      std::vector<uint8_t> scratch(t.q4_gemm_scratch_bytes(K));
+      for (int64_t tile = begin; tile < end; ++tile) {
+        const int64_t n0 = tile * kTileRows, n1 = std::min(N, n0 + kTileRows);
+        t.q4_gemm(wp, u16(d), u16(mn), K, n0, n1, rows, xq.q.data() + m0 * K, xq.dxv.data() + m0 * K / 4,
+                  xq.xs.data() + m0 * ng, op + m0 * N, N, scratch.data());
+      }
+    });
+  }
+  return out;
+}
+
 at::Tensor q4_mm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn) {
   check_q4(w, d, mn);
   const KernelTable& t = active();
   const int64_t N = w.size(0), K = w.size(1) * 2, M = x.size(0);
   check_x(x, K);
   const QuantizedX xq = quantize_x(t, x, M, K);
+  const int64_t gemm_from = q4_gemm_min_rows(t);
+  if (gemm_from > 0 && M >= gemm_from) {
+    return q4_gemm_mm(t, xq, w, d, mn, M, at::empty({M, N}, x.options().dtype(at::kFloat))).to(x.scalar_type());
+  }
   at::Tensor out = at::empty({M, N}, x.options().dtype(at::kFloat));
   float* op = out.data_ptr<float>();
   const uint8_t* wp = w.data_ptr<uint8_t>();
@@ -358,6 +396,8 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
 // Whether q8_mm multiplies `rows` rows on the int8 GEMM (Python then sends long prompts to q8_mm
 // rather than dequantising the layer for torch's GEMM).
 bool q8_uses_gemm(int64_t rows) { return gemm_for(active(), rows); }
+// The same for q4_mm: from this many rows on the int4 GEMM (0: the path has none).
+int64_t q4_gemm_from() { return q4_gemm_min_rows(active()); }
 std::vector<int64_t> q8_gemm_rows() {
   const RowRange range = gemm_rows(active());
   return {range.min, range.max};
@@ -449,6 +489,7 @@ TORCH_LIBRARY(studio_qmm, m) {
   m.def("active_path() -> str", &studio_qmm::active_path);
   m.def("q8_uses_gemm(int rows) -> bool", &studio_qmm::q8_uses_gemm);
   m.def("q8_gemm_rows() -> int[]", &studio_qmm::q8_gemm_rows);
+  m.def("q4_gemm_from() -> int", &studio_qmm::q4_gemm_from);
   m.def("cpu_vendor() -> str", &studio_qmm::cpu_vendor);
   m.def("built_paths() -> str[]", &studio_qmm::built_paths);
   m.def("attn_available() -> bool", &studio_qmm::attn_available);

@@ -68,6 +68,14 @@ struct KernelTable {
                       int64_t T, int64_t D, int64_t G, float scale, float* scores);
   void (*attn_mix)(const float* p, const void* v, bool bf16, int64_t head_stride, int64_t h0, int64_t h1,
                    int64_t T, int64_t D, int64_t G, float* out);
+  // int4 prompt rows as a GEMM (nullptr: none). x rows in quantize_row's format (xq [M, K], dxv [M, K / 4],
+  // xs [M, K / 32]); out[m * ldo + n] for m in [0, M), n in [n0, n1). `scratch` holds
+  // q4_gemm_scratch_bytes(K) bytes, one buffer per thread.
+  void (*q4_gemm)(const uint8_t* w, const uint16_t* d, const uint16_t* mn, int64_t K, int64_t n0, int64_t n1,
+                  int64_t M, const int8_t* xq, const float* dxv, const float* xs, float* out, int64_t ldo,
+                  uint8_t* scratch);
+  int64_t (*q4_gemm_scratch_bytes)(int64_t K);
+  int64_t q4_gemm_min_rows;  // q4_mm uses q4_gemm from this many rows (no upper limit)
 };
 
 // nullptr where the compiler or architecture cannot build the path (non-x86, old compiler).

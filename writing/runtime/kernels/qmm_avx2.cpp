@@ -33,7 +33,7 @@ const KernelTable* avx2_table() {
   static const KernelTable table{"avx2", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
                                  q4_dequant_f32, nullptr, nullptr, read_sum,
                                  quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd,
-                                 attn_scores, attn_mix};
+                                 attn_scores, attn_mix, q4_gemm, q4_gemm_scratch_bytes, kQ4GemmMinRows};
   return &table;
 }
 
@@ -43,7 +43,7 @@ const KernelTable* avx2_vnni_table() {
   static const KernelTable table{"avx2_vnni", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
                                  q4_dequant_f32, nullptr, nullptr, read_sum,
                                  quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd,
-                                 attn_scores, attn_mix};
+                                 attn_scores, attn_mix, q4_gemm, q4_gemm_scratch_bytes, kQ4GemmMinRows};
   return &table;
 #else
   return nullptr;

@@ -219,7 +219,8 @@ const KernelTable* avx512_table() {
                        q8_dequant_bf16, q4_dequant_bf16, read_sum,
                        nullptr, nullptr, 0, 0, 0,  // prompts: dequantised for oneDNN's native bf16 GEMM
                        // the key/value cache (bf16 here, fp32 for an fp32 model) is attended by the AVX2 code
-                       avx2 ? avx2->attn_scores : nullptr, avx2 ? avx2->attn_mix : nullptr};
+                       avx2 ? avx2->attn_scores : nullptr, avx2 ? avx2->attn_mix : nullptr,
+                       nullptr, nullptr, 0};  // int4 prompts: dequantised for oneDNN's bf16 GEMM too
   }();
   return table.q8_dequant_f32 ? &table : nullptr;
 }
