@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -490,6 +491,10 @@ def test_unquantised_bf16_decodes_through_the_kernel_with_the_same_weights(tiny1
 
 
 def test_dequantise_into_a_reused_buffer_a_slice_at_a_time(monkeypatch):
+    monkeypatch.setattr(quant, "_scratch", threading.local())  # no buffer yet
+    with torch.inference_mode():  # first asked for under inference mode (generate), then written outside it
+        quant._dequant_buffer(300, 384, torch.float32)  # large enough for every use below
+        quant._dequant_buffer(300, 384, torch.bfloat16)
     buffer = quant._dequant_buffer(192, 384)
     assert quant._dequant_buffer(100, 384).data_ptr() == buffer.data_ptr()  # the same memory, layer after layer
     assert quant._dequant_buffer(10, 10, torch.float32).dtype == torch.float32

@@ -59,7 +59,10 @@ def _dequant_buffer(n: int, k: int, dtype: torch.dtype = torch.bfloat16) -> torc
     name = f"flat_{str(dtype).rsplit('.', 1)[-1]}"
     flat = getattr(_scratch, name, None)
     if flat is None or flat.numel() < n * k:
-        flat = torch.empty(n * k, dtype=dtype)
+        # A normal tensor even when first asked for under inference mode (generate): an inference tensor
+        # could not be written in place outside it later (a layer called without inference mode).
+        with torch.inference_mode(False):
+            flat = torch.empty(n * k, dtype=dtype)
         setattr(_scratch, name, flat)
     return flat[: n * k].view(n, k)
 
