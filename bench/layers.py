@@ -5,7 +5,7 @@
     python -m bench.layers --format int4          # the int4 layer (q4_mm) instead
 
 What it is for: the row counts from which the studio switches routes (qmm_avx2.inc's kGemmMinRows and
-kQ4GemmMinRows, quant.py's Q8_FUSED_MAX_ROWS and q4_fused_max_rows) are chosen from these figures. Per
+kQ4GemmMinRows, quant.py's Q8_FUSED_MAX_ROWS and Q4_FUSED_MAX_ROWS) are chosen from these figures. Per
 path and row count, the best of --repeats runs (ms) of:
     gemm      torch.ops.studio_qmm.q8_mm (q4_mm) with the path's GEMM forced (the AVX2 paths only)
     gemv      the same op with the GEMV forced (x quantised in blocks of 32, one row at a time)

@@ -233,7 +233,7 @@ def q4_reference(x: torch.Tensor, packed: torch.Tensor, d: torch.Tensor, m: torc
 def test_int4_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
     """The AVX2 paths' int4 GEMM (weights repacked 8 rows at a time): row counts up to two tiles of 4 and the
     leftovers, weight rows that fill no strip of 8 (5) or leave one partly filled (67, 130), K of one block
-    and of many, and more rows than one chunk of x (100 rows at K = 1280). It agrees with the GEMV too."""
+    and of many, and more rows than one chunk of x (128 rows). It agrees with the GEMV too."""
     if path == "(none)":
         assert not any(p.startswith("avx2") for p in kernels.runnable_paths())  # the summary names why
         return

@@ -97,8 +97,9 @@ def dense_matmul(rows: torch.Tensor, n: int, k: int, fill: Any) -> torch.Tensor:
 
 
 def q4_uses_fused(rows: int) -> bool:
-    """Whether an int4 layer multiplies `rows` rows on q4_mm: the GEMV up to Q4_FUSED_MAX_ROWS, the path's
-    int4 GEMM from q4_gemm_from() rows where it has one (the AVX2 paths); else dequantise + torch's GEMM."""
+    """Whether an int4 layer sends `rows` rows to q4_mm (which picks its GEMV or, from q4_gemm_from() rows, the
+    path's int4 GEMM): up to Q4_FUSED_MAX_ROWS on every fused path, any number on a path with the GEMM (the
+    AVX2 paths). Otherwise the layer is dequantised for torch's GEMM."""
     if rows <= Q4_FUSED_MAX_ROWS:
         return True
     gemm_from = torch.ops.studio_qmm.q4_gemm_from()
