@@ -6,8 +6,9 @@
 // blocks of 32 with one fp32 scale per block, and the inner loop is an integer dot product per
 // block followed by one fp32 scale-and-accumulate per 32 weights.
 // Prompts (M > 1) on the AVX2 paths: an int8 GEMM (q8_gemm), register-blocked over x rows and
-// weight rows, with x in blocks of 128 (qmm_avx2.inc says why and from how many rows). The avx512
-// path has none: its prompts are dequantised for oneDNN's native bf16 GEMM (writing/runtime/quant.py).
+// weight rows, with x in blocks of 128, and an int4 GEMM (q4_gemm) on weights repacked 8 rows at a time
+// (qmm_avx2.inc says why and from how many rows). The avx512 path has neither: its prompts are
+// dequantised for oneDNN's native bf16 GEMM (writing/runtime/quant.py).
 //
 // Instruction paths, all compiled into this one extension and chosen at run time (set_path, from
 // writing/runtime/kernels/__init__.py, which reads the CPU flags):
