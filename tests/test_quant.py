@@ -151,14 +151,21 @@ def test_fused_paths_agree_with_each_other(weight):
     assert len(outs) == len(FUSED_PATHS)  # zero on a CPU without a fused path (summary says so)
 
 
-def gemm_reference(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """What the int8 GEMM computes, in float64: x quantised in blocks of 128 (fp32 scale max|x| / 127,
-    round half to even, as the kernel does), exact integer dot products per block, scaled."""
-    m, k = x.shape
-    blocks = x.float().reshape(m, k // 128, 128)
+def quantised_blocks(x: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x [rows, k] as the kernels quantise it: blocks [rows, k / block, block] (fp32), their int8 values
+    (int64) and scales max|x| / 127 (fp32, round half to even, an all-zero block scaled by 0)."""
+    rows, k = x.shape
+    blocks = x.float().reshape(rows, k // block, block)
     d = blocks.abs().amax(dim=2) / 127
     inv = torch.where(d > 0, 1 / d, torch.zeros_like(d))
-    xq = torch.round(blocks * inv[..., None]).clamp(-127, 127).to(torch.int64)
+    return blocks, torch.round(blocks * inv[..., None]).clamp(-127, 127).to(torch.int64), d
+
+
+def gemm_reference(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """What the int8 GEMM computes, in float64: x quantised in blocks of 128, exact integer dot products
+    per block, scaled."""
+    k = x.shape[1]
+    _, xq, d = quantised_blocks(x, 128)
     dots = torch.einsum("mbk,nbk->mnb", xq, q.to(torch.int64).reshape(q.shape[0], k // 128, 128))
     return (dots.double() * d.double()[:, None, :]).sum(dim=2) * s.double()
 
@@ -215,13 +222,10 @@ def test_long_prompts_on_a_gemm_path_stay_int8(path):
 
 
 def q4_reference(x: torch.Tensor, packed: torch.Tensor, d: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """What the int4 kernels compute, in float64: x quantised in blocks of 32 (fp32 scale max|x| / 127,
-    round half to even), exact integer dot products with q per group, scaled by d * dx, plus m * sum(x)."""
-    rows, k = x.shape
-    blocks = x.float().reshape(rows, k // 32, 32)
-    dx = blocks.abs().amax(dim=2) / 127
-    inv = torch.where(dx > 0, 1 / dx, torch.zeros_like(dx))
-    xq = torch.round(blocks * inv[..., None]).clamp(-127, 127).to(torch.int64)
+    """What the int4 kernels compute, in float64: x quantised in blocks of 32, exact integer dot products
+    with q per group, scaled by d * dx, plus m * sum(x)."""
+    k = x.shape[1]
+    blocks, xq, dx = quantised_blocks(x, 32)
     lo, hi = packed.reshape(packed.shape[0], -1, 64) & 0x0F, packed.reshape(packed.shape[0], -1, 64) >> 4
     q = torch.stack([lo, hi], dim=2).reshape(packed.shape[0], k // 32, 32).to(torch.int64)
     dots = torch.einsum("rgk,ngk->rng", xq, q).double()

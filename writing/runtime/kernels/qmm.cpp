@@ -56,9 +56,15 @@ struct RowRange {
   int64_t min, max;
 };
 
+// STUDIO_QMM_GEMM_MIN_ROWS as a row count (at least 1), 0 where it is unset: it forces both GEMMs.
+int64_t forced_gemm_rows() {
+  const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS");
+  return v ? std::max<int64_t>(1, std::atoll(v)) : 0;
+}
+
 RowRange gemm_rows(const KernelTable& t) {
   if (!t.q8_gemm) return {0, 0};
-  if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return {std::max<int64_t>(1, std::atoll(v)), 0};
+  if (const int64_t forced = forced_gemm_rows()) return {forced, 0};
   static const bool amd = cpu_vendor() == "amd";
   return {t.q8_gemm_min_rows, amd ? t.q8_gemm_max_rows_amd : t.q8_gemm_max_rows};
 }
@@ -68,11 +74,12 @@ bool gemm_for(const KernelTable& t, int64_t M) {
   return range.min > 0 && M >= range.min && (range.max == 0 || M <= range.max);
 }
 
-// The same for q4_mm and the path's int4 GEMM, which has no upper limit on any vendor (qmm_avx2.inc).
-int64_t q4_gemm_min_rows(const KernelTable& t) {
+// From how many rows q4_mm uses the path's int4 GEMM (0: none), which has no upper limit on any vendor
+// (qmm_avx2.inc).
+int64_t q4_gemm_from_rows(const KernelTable& t) {
   if (!t.q4_gemm) return 0;
-  if (const char* v = std::getenv("STUDIO_QMM_GEMM_MIN_ROWS")) return std::max<int64_t>(1, std::atoll(v));
-  return t.q4_gemm_min_rows;
+  const int64_t forced = forced_gemm_rows();
+  return forced ? forced : t.q4_gemm_min_rows;
 }
 constexpr int64_t kGemmChunkBytes = 256 * 1024;  // x rows per GEMM chunk: this many bytes of x and |x|
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
@@ -194,6 +201,18 @@ void check_q4(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn) {
 
 const uint16_t* u16(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr()); }
 
+// A GEMM's work: x `chunk` rows at a time, and for each chunk the 64-row weight tiles spread over torch's
+// threads; run(tile_begin, tile_end, m0, rows) multiplies tiles [tile_begin, tile_end) by x rows [m0, m0 + rows).
+template <typename Run>
+void for_chunks_and_tiles(int64_t N, int64_t M, int64_t chunk, int64_t tile_bytes, const Run& run) {
+  const int64_t tiles = (N + kTileRows - 1) / kTileRows;
+  for (int64_t m0 = 0; m0 < M; m0 += chunk) {
+    const int64_t rows = std::min(chunk, M - m0);
+    at::parallel_for(0, tiles, tile_grain(tile_bytes, rows),
+                     [&](int64_t begin, int64_t end) { run(begin, end, m0, rows); });
+  }
+}
+
 // Prompt rows on a path with an int8 GEMM (q8_gemm): x quantised in blocks of 128, then every
 // weight tile against all rows.
 at::Tensor q8_gemm_mm(const KernelTable& t, const at::Tensor& x, const at::Tensor& w, const at::Tensor& scales) {
@@ -218,17 +237,13 @@ at::Tensor q8_gemm_mm(const KernelTable& t, const at::Tensor& x, const at::Tenso
   // chunks timed the same within noise (bench.layers, 2 threads, 2026-12-02: 512 rows 113-130 ms either
   // way on the avx2_vnni path).
   const int64_t chunk = std::max<int64_t>(4, kGemmChunkBytes / (2 * K)) / 4 * 4;
-  const int64_t tiles = (N + kTileRows - 1) / kTileRows;
-  for (int64_t m0 = 0; m0 < M; m0 += chunk) {
-    const int64_t rows = std::min(chunk, M - m0);
-    at::parallel_for(0, tiles, tile_grain(kTileRows * K, rows), [&](int64_t begin, int64_t end) {
-      for (int64_t tile = begin; tile < end; ++tile) {
-        const int64_t n0 = tile * kTileRows, n1 = std::min(N, n0 + kTileRows);
-        t.q8_gemm(wp, sp, K, n0, n1, rows, xq.data() + m0 * K, ax.data() + m0 * K, dx.data() + m0 * nb,
-                  c128.data() + m0, op + m0 * N, N);
-      }
-    });
-  }
+  for_chunks_and_tiles(N, M, chunk, kTileRows * K, [&](int64_t begin, int64_t end, int64_t m0, int64_t rows) {
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t n0 = tile * kTileRows, n1 = std::min(N, n0 + kTileRows);
+      t.q8_gemm(wp, sp, K, n0, n1, rows, xq.data() + m0 * K, ax.data() + m0 * K, dx.data() + m0 * nb,
+                c128.data() + m0, op + m0 * N, N);
+    }
+  });
   return out.to(x.scalar_type());
 }
 
@@ -264,18 +279,14 @@ at::Tensor q4_gemm_mm(const KernelTable& t, const QuantizedX& xq, const at::Tens
   float* op = out.data_ptr<float>();
   const uint8_t* wp = w.data_ptr<uint8_t>();
   const int64_t chunk = std::max<int64_t>(kQ4MinChunk, kGemmChunkBytes / (2 * K)) / 4 * 4;
-  const int64_t tiles = (N + kTileRows - 1) / kTileRows;
-  for (int64_t m0 = 0; m0 < M; m0 += chunk) {
-    const int64_t rows = std::min(chunk, M - m0);
-    at::parallel_for(0, tiles, tile_grain(kTileRows * K / 2, rows), [&](int64_t begin, int64_t end) {
-      std::vector<uint8_t> scratch(t.q4_gemm_scratch_bytes(K));
-      for (int64_t tile = begin; tile < end; ++tile) {
-        const int64_t n0 = tile * kTileRows, n1 = std::min(N, n0 + kTileRows);
-        t.q4_gemm(wp, u16(d), u16(mn), K, n0, n1, rows, xq.q.data() + m0 * K, xq.dxv.data() + m0 * K / 4,
-                  xq.xs.data() + m0 * ng, op + m0 * N, N, scratch.data());
-      }
-    });
-  }
+  for_chunks_and_tiles(N, M, chunk, kTileRows * K / 2, [&](int64_t begin, int64_t end, int64_t m0, int64_t rows) {
+    std::vector<uint8_t> scratch(t.q4_gemm_scratch_bytes(K));
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t n0 = tile * kTileRows, n1 = std::min(N, n0 + kTileRows);
+      t.q4_gemm(wp, u16(d), u16(mn), K, n0, n1, rows, xq.q.data() + m0 * K, xq.dxv.data() + m0 * K / 4,
+                xq.xs.data() + m0 * ng, op + m0 * N, N, scratch.data());
+    }
+  });
   return out;
 }
 
@@ -285,7 +296,7 @@ at::Tensor q4_mm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& d, 
   const int64_t N = w.size(0), K = w.size(1) * 2, M = x.size(0);
   check_x(x, K);
   const QuantizedX xq = quantize_x(t, x, M, K);
-  const int64_t gemm_from = q4_gemm_min_rows(t);
+  const int64_t gemm_from = q4_gemm_from_rows(t);
   if (gemm_from > 0 && M >= gemm_from) {
     return q4_gemm_mm(t, xq, w, d, mn, M, at::empty({M, N}, x.options().dtype(at::kFloat))).to(x.scalar_type());
   }
@@ -398,7 +409,7 @@ at::Tensor q4_dequant(const at::Tensor& w, const at::Tensor& d, const at::Tensor
 // rather than dequantising the layer for torch's GEMM).
 bool q8_uses_gemm(int64_t rows) { return gemm_for(active(), rows); }
 // The same for q4_mm: from this many rows on the int4 GEMM (0: the path has none).
-int64_t q4_gemm_from() { return q4_gemm_min_rows(active()); }
+int64_t q4_gemm_from() { return q4_gemm_from_rows(active()); }
 std::vector<int64_t> q8_gemm_rows() {
   const RowRange range = gemm_rows(active());
   return {range.min, range.max};
