@@ -6,7 +6,8 @@ them. Activations stay bf16 between layers; inside a layer the fused kernel
 (writing/kernels/qmm.cpp) quantises the input row to int8 blocks, as llama.cpp does.
 
     int8: every decoder Linear and the tied embedding / lm_head: int8, one scale per output row.
-    int4: decoder Linears: 4-bit, groups of 32 with an fp16 scale and offset (like Q4_1);
+    int4: decoder Linears: 4-bit, groups of 32 with an fp16 scale and offset (like Q4_1), stored in
+          strips of 8 rows as the kernels read them (qmm.h; N rounded up to a multiple of 8);
           embedding / lm_head stay int8 (one shared copy): 4-bit there costs quality for ~4% speed.
 
 Backends per layer: "fused" (the C++ kernels of writing/runtime/kernels, on the instruction path
@@ -39,6 +40,7 @@ CHOICES = ("auto", *MODES)
 # faster still (6.06) but much lossier, so it is opt-in.
 DEFAULT_MODE = "int8"
 GROUP = 32  # int4 group size (weights per scale/offset)
+STRIP = 8  # int4 rows stored together (qmm.h): the 8 lanes of a 256-bit register in the kernels
 GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above a GEMM
 # Quantised layers: up to this many rows the fused kernel, above it dequantise into a reused buffer and
 # run torch's GEMM. Measured on a [9728, 2560] layer (2 cores, AMD EPYC Zen 4, avx512 path), fused /
@@ -82,7 +84,7 @@ def dense_matmul(rows: torch.Tensor, n: int, k: int, fill: Any) -> torch.Tensor:
     """
     dtype = prompt_dtype()
     x = rows.to(dtype)
-    step = max(1, _SCRATCH_BYTES // (k * torch.finfo(dtype).bits // 8))
+    step = max(STRIP, _SCRATCH_BYTES // (k * torch.finfo(dtype).bits // 8) // STRIP * STRIP)  # whole int4 strips
     if n <= step:
         dense = _dequant_buffer(n, k, dtype)
         fill(0, n, dense)
@@ -178,35 +180,70 @@ def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def quantize_int4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """[N, K] float -> (uint8 [N, K/2] packed, fp16 scales [N, K/32], fp16 offsets [N, K/32]).
+    """[N, K] float -> (uint8 [N8, K/2] packed, fp16 scales [N8, K/32], fp16 offsets [N8, K/32]).
 
-    w ~= d * q + m with q in 0..15 per group of 32. Packing: in each block of 128 weights,
-    byte j holds q[j] (low nibble) and q[j + 64] (high nibble), the layout qmm.cpp reads.
+    w ~= d * q + m with q in 0..15 per group of 32. N8 is N rounded up to whole strips of 8 rows (the extra
+    rows are zero); the bytes and the scales are in the kernels' strip layout (qmm.h, pack_int4).
     """
     n, k = weight.shape
     if k % 128:
         raise ValueError(f"int4 needs in_features divisible by 128, got {k}")
-    packed = torch.empty((n, k // 2), dtype=torch.uint8)
-    d = torch.empty((n, k // GROUP), dtype=torch.float16)
-    m = torch.empty((n, k // GROUP), dtype=torch.float16)
-    for rows in _row_chunks(weight):
-        w = weight[rows].float().reshape(-1, k // GROUP, GROUP)
+    n8 = -(-n // STRIP) * STRIP
+    packed = torch.empty((n8, k // 2), dtype=torch.uint8)
+    d = torch.empty((n8, k // GROUP), dtype=torch.float16)
+    m = torch.empty((n8, k // GROUP), dtype=torch.float16)
+    step = max(STRIP, CHUNK_WEIGHTS // k // STRIP * STRIP)  # whole strips
+    read = max(1, CHUNK_WEIGHTS // k)  # but `weight` (a lazy slice in qload) is read CHUNK_WEIGHTS at a time
+    for start in range(0, n8, step):
+        stop = min(n8, start + step)
+        w = torch.zeros((stop - start, k), dtype=torch.float32)
+        for row in range(start, min(n, stop), read):
+            end = min(n, stop, row + read)
+            w[row - start: end - start] = weight[row:end]
+        w = w.reshape(-1, k // GROUP, GROUP)
         lo, hi = w.amin(dim=-1), w.amax(dim=-1)
         dc = ((hi - lo) / 15.0).clamp_(min=1e-7).half()  # fp16 as stored, so q is computed against it
         mc = lo.half()
         q = w.sub_(mc.float()[..., None]).div_(dc.float()[..., None]).round_().clamp_(0, 15).to(torch.uint8)
-        q = q.reshape(-1, k // 128, 2, 64)
-        packed[rows] = (q[:, :, 0, :] | (q[:, :, 1, :] << 4)).reshape(-1, k // 2)
-        d[rows], m[rows] = dc, mc
-    return packed, d, m
+        packed[start:stop] = pack_int4(q.reshape(-1, k))
+        d[start:stop], m[start:stop] = to_strips(dc), to_strips(mc)
+    return packed, d, m  # padding rows: q = 0 and m = 0, so w = 0
+
+
+def pack_int4(q: torch.Tensor) -> torch.Tensor:
+    """q uint8 [R, K] (0..15, R a multiple of 8) -> the strip bytes [R, K/2] (qmm.h): in strip s, group g,
+    byte 32 j + 4 r + t = q[8 s + r, 32 g + 4 j + t] | q[8 s + r, 32 g + 16 + 4 j + t] << 4."""
+    rows, k = q.shape
+    parts = q.reshape(rows // STRIP, STRIP, k // GROUP, 2, 4, 4)  # strip, r, g, half, j, t
+    nibbles = parts[:, :, :, 0] | (parts[:, :, :, 1] << 4)  # strip, r, g, j, t
+    return nibbles.permute(0, 2, 3, 1, 4).reshape(rows, k // 2)  # strip, g, j, r, t
+
+
+def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
+    """Inverse of pack_int4: q uint8 [R, K] in row order."""
+    rows, half = packed.shape
+    k = half * 2
+    nibbles = packed.reshape(rows // STRIP, k // GROUP, 4, STRIP, 4).permute(0, 3, 1, 2, 4)  # strip, r, g, j, t
+    return torch.stack([nibbles & 0x0F, nibbles >> 4], dim=3).reshape(rows, k)
+
+
+def to_strips(values: torch.Tensor) -> torch.Tensor:
+    """Per-group values [R, G] in row order -> the strip order of qmm.h (strip, g, r), same shape."""
+    rows, groups = values.shape
+    return values.reshape(rows // STRIP, STRIP, groups).transpose(1, 2).reshape(rows, groups)
+
+
+def from_strips(values: torch.Tensor) -> torch.Tensor:
+    """Inverse of to_strips."""
+    rows, groups = values.shape
+    return values.reshape(rows // STRIP, groups, STRIP).transpose(1, 2).reshape(rows, groups)
 
 
 def dequantize_int4(packed: torch.Tensor, d: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Inverse of quantize_int4 (fp32), for tests and the stock fallback's conversion."""
-    n, half = packed.shape
-    blocks = packed.reshape(n, half // 64, 64)
-    q = torch.stack([blocks & 0x0F, blocks >> 4], dim=2).reshape(n, -1, GROUP).float()
-    return (q * d.float()[..., None] + m.float()[..., None]).reshape(n, half * 2)
+    """Inverse of quantize_int4 (fp32 [N8, K], padding rows included), for tests and the bench."""
+    q = unpack_int4(packed).reshape(packed.shape[0], -1, GROUP).float()
+    w = q * from_strips(d).float()[..., None] + from_strips(m).float()[..., None]
+    return w.reshape(packed.shape[0], -1)
 
 
 # --------------------------------------------------------------------------- modules
@@ -252,27 +289,28 @@ class Int4Linear(nn.Module):
         self.fused = fused
         packed, d, m = quantize_int4(weight)
         if fused:
-            self.register_buffer("packed", packed, persistent=False)
+            self.register_buffer("packed", packed, persistent=False)  # [N8, K/2]: N rounded up to strips of 8
             self.register_buffer("d", d, persistent=False)
             self.register_buffer("m", m, persistent=False)
         else:
             # torch's layout: w = (q - 8) * scale + zero, scale_and_zero [K/32, N, 2] bf16
-            q = torch.stack([packed.reshape(packed.shape[0], -1, 64) & 0x0F,
-                             packed.reshape(packed.shape[0], -1, 64) >> 4], dim=2).reshape(self.out_features, -1)
+            n = self.out_features
+            q = unpack_int4(packed)[:n]
             self.register_buffer("packed", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1),
                                  persistent=False)
-            zero = m.float() + 8.0 * d.float()
-            sz = torch.stack([d.float(), zero], dim=2).transpose(0, 1).contiguous().to(torch.bfloat16)
+            d, m = from_strips(d)[:n].float(), from_strips(m)[:n].float()
+            sz = torch.stack([d, m + 8.0 * d], dim=2).transpose(0, 1).contiguous().to(torch.bfloat16)
             self.register_buffer("scale_zero", sz, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, self.in_features)
         if self.fused and q4_uses_fused(rows.shape[0]):
-            y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)
+            y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)[:, : self.out_features]
         elif self.fused:
-            y = dense_matmul(rows, self.out_features, self.in_features, lambda a, b, out: (
+            y = dense_matmul(rows, self.packed.shape[0], self.in_features, lambda a, b, out: (
                 torch.ops.studio_qmm.q4_dequant_into(self.packed[a:b], self.d[a:b], self.m[a:b], out)))
+            y = y[:, : self.out_features]
         else:
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows.to(torch.bfloat16), self.packed, GROUP,
                                                            self.scale_zero).to(rows.dtype)

@@ -46,7 +46,7 @@ DESCRIPTIONS = {
 }
 _FOLDER = Path(__file__).parent
 _SOURCES = [_FOLDER / "qmm.cpp", _FOLDER / "qmm_avx512.cpp", _FOLDER / "qmm_avx2.cpp"]
-_INCLUDED = [_FOLDER / "qmm.h", _FOLDER / "qmm_avx2.inc"]
+_INCLUDED = [_FOLDER / "qmm.h", _FOLDER / "qmm_avx2.inc", _FOLDER / "qmm_q4strip.inc"]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
 _refused: dict[str, str] = {}  # path -> why CPUID refused it (set by load())

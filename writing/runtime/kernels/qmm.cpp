@@ -6,7 +6,7 @@
 // blocks of 32 with one fp32 scale per block, and the inner loop is an integer dot product per
 // block followed by one fp32 scale-and-accumulate per 32 weights.
 // Prompts (M > 1) on the AVX2 paths: an int8 GEMM (q8_gemm), register-blocked over x rows and
-// weight rows, with x in blocks of 128, and an int4 GEMM (q4_gemm) on weights repacked 8 rows at a time
+// weight rows, with x in blocks of 128, and an int4 GEMM (q4_gemm) over the stored strips of 8 rows
 // (qmm_avx2.inc says why and from how many rows). The avx512 path has neither: its prompts are
 // dequantised for oneDNN's native bf16 GEMM (writing/runtime/quant.py).
 //
@@ -83,7 +83,7 @@ int64_t q4_gemm_from_rows(const KernelTable& t) {
 }
 constexpr int64_t kGemmChunkBytes = 256 * 1024;  // x rows per GEMM chunk: this many bytes of x and |x|
 constexpr int64_t kMinBytesPerThread = 256 * 1024;  // below this a thread wake-up costs more than it saves
-// x rows per int4 GEMM chunk, at least: each chunk repacks the weights again (8 K bytes a strip). At K = 9728
+// x rows per int4 GEMM chunk, at least: each chunk unpacks the weights again (8 K bytes a strip). At K = 9728
 // (the MLP's down projection) kGemmChunkBytes alone gives 12 rows, and 512 rows took 92 ms; 48 rows a chunk
 // 68 ms, 128 rows 62 ms (bench.layers --format int4, AMD Zen 5 as AVX2, 2 threads, 2026-12-03).
 constexpr int64_t kQ4MinChunk = 128;
@@ -197,6 +197,8 @@ void check_q4(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn) {
               "scales and offsets must be contiguous fp16 [N, K/32]");
   TORCH_CHECK(d.size(0) == w.size(0) && d.size(1) == w.size(1) * 2 / kBlock && mn.sizes() == d.sizes(),
               "scales must be [N, K/32]");
+  TORCH_CHECK(w.size(0) % 8 == 0, "int4 weights come in strips of 8 rows (quant.quantize_int4 pads N), got N = ",
+              w.size(0));
 }
 
 const uint16_t* u16(const at::Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data_ptr()); }
@@ -272,7 +274,7 @@ at::Tensor q8_mm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& sca
 }
 
 // Prompt rows on a path with an int4 GEMM: x quantised as for the GEMV, then each 64-row weight tile
-// against a chunk of x rows (as q8_gemm_mm), every thread with its own repacking buffer.
+// against a chunk of x rows (as q8_gemm_mm), every thread with its own unpacking buffer.
 at::Tensor q4_gemm_mm(const KernelTable& t, const QuantizedX& xq, const at::Tensor& w, const at::Tensor& d,
                       const at::Tensor& mn, int64_t M, at::Tensor out) {
   const int64_t N = w.size(0), K = w.size(1) * 2, ng = K / kBlock;
@@ -375,19 +377,20 @@ void q8_dequant_into(const at::Tensor& w, const at::Tensor& scales, const at::Te
 void q4_dequant_into(const at::Tensor& w, const at::Tensor& d, const at::Tensor& mn, const at::Tensor& out) {
   check_q4(w, d, mn);
   const KernelTable& t = active();
-  const int64_t N = w.size(0), K = w.size(1) * 2, ng = K / kBlock;
+  const int64_t N = w.size(0), K = w.size(1) * 2;
   check_out(out, N, K);
   const uint8_t* wp = w.data_ptr<uint8_t>();
-  at::parallel_for(0, N, 64, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, N / 8, 8, [&](int64_t begin, int64_t end) {  // strips of 8 rows
+    const int64_t n0 = begin * 8, n1 = end * 8;
     if (out.scalar_type() == at::kFloat) {
-      t.q4_dequant_f32(wp, u16(d), u16(mn), K, begin, end, out.data_ptr<float>());
+      t.q4_dequant_f32(wp, u16(d), u16(mn), K, n0, n1, out.data_ptr<float>());
     } else if (t.q4_dequant_bf16) {
-      t.q4_dequant_bf16(wp, u16(d), u16(mn), K, begin, end, reinterpret_cast<uint16_t*>(out.data_ptr()));
+      t.q4_dequant_bf16(wp, u16(d), u16(mn), K, n0, n1, reinterpret_cast<uint16_t*>(out.data_ptr()));
     } else {
-      std::vector<float> row(K);
-      for (int64_t n = begin; n < end; ++n) {
-        t.q4_dequant_f32(wp + n * (K / 2), u16(d) + n * ng, u16(mn) + n * ng, K, 0, 1, row.data());
-        round_rows(row.data(), K, out.data_ptr<at::BFloat16>() + n * K);
+      std::vector<float> strip(8 * K);
+      for (int64_t n = n0; n < n1; n += 8) {  // strip n / 8 on its own: its bytes start at row n (qmm.h)
+        t.q4_dequant_f32(wp + n * (K / 2), u16(d) + n * (K / kBlock), u16(mn) + n * (K / kBlock), K, 0, 8, strip.data());
+        round_rows(strip.data(), 8 * K, out.data_ptr<at::BFloat16>() + n * K);
       }
     }
   });

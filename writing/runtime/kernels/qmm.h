@@ -12,9 +12,12 @@
 //        xs   fp32 [K / 32]       exact sum of x over each block (int4 offsets)
 //        c128 fp32                128 * sum_b d_b * sum(xq_b) (AVX512 int8 xor trick)
 //   int8 W int8 [N, K], one fp32 scale per output row: w = s_n * q.
-//   int4 W uint8 [N, K / 2]: in each block of 128 weights (64 bytes), byte j holds q[j] in its low
-//        nibble and q[j + 64] in its high nibble; q in 0..15, w = d_g * q + m_g, fp16 d and m per
-//        group of 32 ([N, K / 32] each).
+//   int4 W uint8 [N, K / 2], N a multiple of 8 (quant.quantize_int4 pads with zero rows), in strips of 8
+//        rows: rows 8s..8s+7 of the tensor hold strip s, 4 K bytes. Its group g (32 weights of each of the 8
+//        rows) is the 128 bytes at 128 g: byte 32 j + 4 r + t (j, t in 0..3, r in 0..7) holds q_r[32 g + 4 j + t]
+//        in its low nibble and q_r[32 g + 16 + 4 j + t] in its high one. q in 0..15, w = d * q + m with fp16
+//        d and m per row and group, [N, K / 32] each, also by strip: strip s's (g, r) at 8 s (K / 32) + 8 g + r.
+//        Kernels take row ranges [n0, n1) of whole strips (multiples of 8). Why strips: qmm_q4strip.inc.
 //   bf16 W bf16 [N, K] (raw uint16 bit patterns here).
 // K is a multiple of 128 everywhere (checked by the driver).
 // STUDIO_QMM_NO_X86: compile the non-x86 branches on an x86 machine (a check of the ARM64 build).
