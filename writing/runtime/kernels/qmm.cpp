@@ -389,7 +389,8 @@ void q4_dequant_into(const at::Tensor& w, const at::Tensor& d, const at::Tensor&
     } else {
       std::vector<float> strip(8 * K);
       for (int64_t n = n0; n < n1; n += 8) {  // strip n / 8 on its own: its bytes start at row n (qmm.h)
-        t.q4_dequant_f32(wp + n * (K / 2), u16(d) + n * (K / kBlock), u16(mn) + n * (K / kBlock), K, 0, 8, strip.data());
+        const int64_t scales_at = n * (K / kBlock);
+        t.q4_dequant_f32(wp + n * (K / 2), u16(d) + scales_at, u16(mn) + scales_at, K, 0, 8, strip.data());
         round_rows(strip.data(), 8 * K, out.data_ptr<at::BFloat16>() + n * K);
       }
     }
