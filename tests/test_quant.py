@@ -278,8 +278,8 @@ def test_int4_gemm_of_prompt_rows_is_exact_up_to_fp32_sums(path, monkeypatch):
 
 @pytest.mark.parametrize("path", FUSED_PATHS or ["(none)"])
 def test_int4_prompt_rows_take_the_gemm_where_the_path_has_one(path, monkeypatch):
-    """An int4 layer runs the GEMV up to 16 rows; the AVX2 paths run its GEMM from 8 rows with no upper
-    limit, the avx512 path dequantises for oneDNN's bf16 GEMM above 16. The results agree either way."""
+    """An int4 layer runs the GEMV up to 32 rows; the AVX2 paths run its GEMM from 8 rows with no upper
+    limit, the avx512 path dequantises for oneDNN's bf16 GEMM above 32. The results agree either way."""
     if path == "(none)":
         assert not FUSED
         return
@@ -290,7 +290,7 @@ def test_int4_prompt_rows_take_the_gemm_where_the_path_has_one(path, monkeypatch
     layer = quant.Int4Linear(w, None, fused=True)
     packed, d, m = quant.quantize_int4(w)
     gemm_from = 8 if path.startswith("avx2") else 0
-    counts = (7, 8, 16, 17, 129, 512)
+    counts = (7, 8, 16, 17, 32, 33, 129, 512)
     with kernels.use_path(path):
         assert torch.ops.studio_qmm.q4_gemm_from() == gemm_from
         for rows in counts:

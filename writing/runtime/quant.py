@@ -45,10 +45,13 @@ GEMV_MAX_ROWS = 8  # bf16 weights: up to this many rows the fused GEMV, above a 
 # Quantised layers: up to this many rows the fused kernel, above it dequantise into a reused buffer and
 # run torch's GEMM. Measured on a [9728, 2560] layer (2 cores, AMD EPYC Zen 4, avx512 path), fused /
 # dequantise + bf16 GEMM: int8 3.2 / ~6.6 ms at 16 rows, 6.1 / ~8.5 at 32, 12.1 / 11.2 at 64; int4 5.3 /
-# ~6.6 at 16, 10.8 / ~8.5 at 32. The AVX2 paths use the same limits, except that they multiply longer
-# prompts on the kernel's int8 and int4 GEMMs (q8_uses_gemm, q4_gemm_from; qmm_avx2.inc).
+# ~6.6 at 16, 10.8 / ~8.5 at 32 with the row-major int4 GEMV. The strip GEMV (qmm_q4strip.inc) moved int4's
+# limit to 32: [9728, 2560] on the AMD EPYC Zen 5's avx512 path (2026-12-03, two runs) 2.5-3.3 / 4.6-8.8 ms at
+# 16 rows, 4.2-7.6 / 4.8-9.2 at 24, 4.8-9.1 / 7.6-10.3 at 32, 10.6-11.1 / 8.6-10.3 at 40; [2560, 9728] 5.8 /
+# 5.8 at 32, 8.3 / 6.6 at 48. The AVX2 paths use the same limits, except that they multiply longer prompts
+# on the kernel's int8 and int4 GEMMs (q8_uses_gemm, q4_gemm_from; qmm_avx2.inc).
 Q8_FUSED_MAX_ROWS = 32
-Q4_FUSED_MAX_ROWS = 16
+Q4_FUSED_MAX_ROWS = 32
 _SCRATCH_BYTES = 128 * 2**20  # larger matrices (a 150k-row lm_head) are dequantised a slice of rows at a time
 _scratch = threading.local()
 
