@@ -165,8 +165,13 @@ def kernels_ready() -> bool:
 CHUNK_WEIGHTS = 1 << 22  # weights per quantisation step: fp32 temporaries stay ~50 MB, not 3x a 1.5 GB lm_head
 
 
+def _chunk_rows(k: int) -> int:
+    """Rows of k weights per quantisation step."""
+    return max(1, CHUNK_WEIGHTS // max(1, k))
+
+
 def _row_chunks(weight: torch.Tensor) -> list[slice]:
-    rows = max(1, CHUNK_WEIGHTS // max(1, weight.shape[1]))
+    rows = _chunk_rows(weight.shape[1])
     return [slice(i, i + rows) for i in range(0, weight.shape[0], rows)]
 
 
@@ -195,8 +200,8 @@ def quantize_int4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     packed = torch.empty((n8, k // 2), dtype=torch.uint8)
     d = torch.empty((n8, k // GROUP), dtype=torch.float16)
     m = torch.empty((n8, k // GROUP), dtype=torch.float16)
-    step = max(STRIP, CHUNK_WEIGHTS // k // STRIP * STRIP)  # whole strips
-    read = max(1, CHUNK_WEIGHTS // k)  # but `weight` (a lazy slice in qload) is read CHUNK_WEIGHTS at a time
+    read = _chunk_rows(k)  # `weight` (a lazy slice in qload) is read CHUNK_WEIGHTS at a time ...
+    step = max(STRIP, read // STRIP * STRIP)  # ... and quantised in whole strips
     for start in range(0, n8, step):
         stop = min(n8, start + step)
         w = torch.zeros((stop - start, k), dtype=torch.float32)
@@ -308,12 +313,14 @@ class Int4Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         rows = x.reshape(-1, self.in_features)
-        if self.fused and q4_uses_fused(rows.shape[0]):
-            y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)[:, : self.out_features]
-        elif self.fused:
-            y = dense_matmul(rows, self.packed.shape[0], self.in_features, lambda a, b, out: (
-                torch.ops.studio_qmm.q4_dequant_into(self.packed[a:b], self.d[a:b], self.m[a:b], out)))
-            y = y[:, : self.out_features]
+        if self.fused:
+            if q4_uses_fused(rows.shape[0]):
+                y = torch.ops.studio_qmm.q4_mm(rows, self.packed, self.d, self.m)
+            else:
+                y = dense_matmul(rows, self.packed.shape[0], self.in_features, lambda a, b, out: (
+                    torch.ops.studio_qmm.q4_dequant_into(self.packed[a:b], self.d[a:b], self.m[a:b], out)))
+            if y.shape[1] != self.out_features:  # rows padded to whole strips of 8
+                y = y[:, : self.out_features]
         else:
             y = torch.ops.aten._weight_int4pack_mm_for_cpu(rows.to(torch.bfloat16), self.packed, GROUP,
                                                            self.scale_zero).to(rows.dtype)

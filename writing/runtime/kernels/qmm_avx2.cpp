@@ -30,8 +30,8 @@ namespace avx2_vnni {
 
 const KernelTable* avx2_table() {
   using namespace avx2;
-  static const KernelTable table{"avx2", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
-                                 q4_dequant_f32, nullptr, nullptr, read_sum,
+  static const KernelTable table{"avx2", quantize_row, q8_rows, q4_strip_rows, bf16_rows, q8_dequant_f32,
+                                 q4_strip_dequant_f32, nullptr, nullptr, read_sum,
                                  quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd,
                                  attn_scores, attn_mix, q4_gemm, q4_gemm_scratch_bytes, kQ4GemmMinRows};
   return &table;
@@ -40,8 +40,8 @@ const KernelTable* avx2_table() {
 const KernelTable* avx2_vnni_table() {
 #ifdef STUDIO_HAVE_AVXVNNI
   using namespace avx2_vnni;
-  static const KernelTable table{"avx2_vnni", quantize_row, q8_rows, q4_rows, bf16_rows, q8_dequant_f32,
-                                 q4_dequant_f32, nullptr, nullptr, read_sum,
+  static const KernelTable table{"avx2_vnni", quantize_row, q8_rows, q4_strip_rows, bf16_rows, q8_dequant_f32,
+                                 q4_strip_dequant_f32, nullptr, nullptr, read_sum,
                                  quantize_row128, q8_gemm, kGemmMinRows, kGemmMaxRows, kGemmMaxRowsAmd,
                                  attn_scores, attn_mix, q4_gemm, q4_gemm_scratch_bytes, kQ4GemmMinRows};
   return &table;

@@ -95,11 +95,6 @@ STUDIO_AVX512 void q8_rows(const int8_t* w, const float* scales, int64_t K, int6
 #undef STUDIO_DPBUSD
 #undef STUDIO_TARGET
 
-STUDIO_AVX512 void q4_rows(const uint8_t* w, const uint16_t* d, const uint16_t* mn, int64_t K, int64_t n0,
-                           int64_t n1, const int8_t* xq, const float* dxv, const float* xs, float* out) {
-  q4_strip_rows(w, d, mn, K, n0, n1, xq, dxv, xs, out);
-}
-
 // bf16 weights: the 4-row streaming and prefetch of dot4_q8 with vdpbf16ps (32 bf16 pairs -> fp32 an
 // instruction). oneDNN's bf16 GEMV reads at ~15-20 GB/s on Zen 4; this one reads like the int8 kernel.
 STUDIO_AVX512 inline void dot4_bf16(const uint16_t* w, int64_t K, const uint16_t* x, float* out4) {
@@ -186,11 +181,11 @@ STUDIO_AVX512 int64_t read_sum(const int64_t* p, int64_t n) {
 }  // namespace
 
 const KernelTable* avx512_table() {
-  // fp32 dequantisation (prompts of an fp32 model) reuses the AVX2 code: every AVX512 CPU has AVX2.
+  // int8 fp32 dequantisation (prompts of an fp32 model) reuses the AVX2 code: every AVX512 CPU has AVX2.
   static const KernelTable table = [] {
     const KernelTable* avx2 = avx2_table();
-    return KernelTable{"avx512", quantize_row, q8_rows, q4_rows, bf16_rows,
-                       avx2 ? avx2->q8_dequant_f32 : nullptr, avx2 ? avx2->q4_dequant_f32 : nullptr,
+    return KernelTable{"avx512", quantize_row, q8_rows, q4_strip_rows, bf16_rows,
+                       avx2 ? avx2->q8_dequant_f32 : nullptr, q4_strip_dequant_f32,
                        q8_dequant_bf16, q4_dequant_bf16, read_sum,
                        nullptr, nullptr, 0, 0, 0,  // prompts: dequantised for oneDNN's native bf16 GEMM
                        // the key/value cache (bf16 here, fp32 for an fp32 model) is attended by the AVX2 code
