@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from writing.runtime import heap
+
 MODES = ("none", "int8", "int4")
 CHOICES = ("auto", *MODES)
 # Chosen by measurement (bench/run.py, README Performance, 4B shape, AMD EPYC Zen 4, 2026-11-29): int8
@@ -330,6 +332,49 @@ class Int4Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, int4 g{GROUP}, {'fused' if self.fused else 'stock'}"
+
+
+class StackedRows:
+    """Fused int8 or int4 Linears that read the same input (q, k and v; gate and up), multiplied as one matrix.
+
+    A decode step then makes one kernel call where it made three (or two): the input is quantised once, the
+    threads wake once, and the small k and v projections (1.6 MB each in int4) stream at the rate of the
+    large q one instead of spending a fifth of their time starting and stopping. The layers keep working on
+    their own (prompts go through them): their weights become views of the stacked tensors, so nothing is
+    held twice. For decode rows only (at most the fused row limit); not a module, so not in the model's tree.
+    """
+
+    def __init__(self, linears: list[nn.Module], names: tuple[str, ...], op: Any):
+        self.sizes = [linear.out_features for linear in linears]
+        self.in_features = linears[0].in_features
+        self.op = op
+        stacked = [torch.cat([getattr(linear, name) for linear in linears]) for name in names]
+        start = 0
+        for linear, size in zip(linears, self.sizes, strict=True):
+            for name, whole in zip(names, stacked, strict=True):
+                setattr(linear, name, whole[start:start + size])  # a view: contiguous, as the kernels need
+            start += size
+        self.tensors = stacked
+        heap.trim()  # the layers' own tensors, now freed, may sit between kept ones: give their pages back
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """x [..., in_features] (a few rows) -> each layer's output [..., out_features], views of one tensor."""
+        y = self.op(x.reshape(-1, self.in_features), *self.tensors)
+        return tuple(part.view(*x.shape[:-1], part.shape[-1]) for part in y.split(self.sizes, dim=-1))
+
+
+def stack_rows(linears: list[nn.Module]) -> StackedRows | None:
+    """`linears` stacked for one kernel call (StackedRows), or None where they cannot be: not all fused int8 or
+    all fused int4 layers of one input size, a bias, or int4 rows that are not whole strips of 8."""
+    first = linears[0]
+    if not all(type(linear) is type(first) and getattr(linear, "fused", False) and linear.bias is None
+               and linear.in_features == first.in_features for linear in linears):
+        return None
+    if isinstance(first, Int8Linear):
+        return StackedRows(linears, ("q", "scales"), torch.ops.studio_qmm.q8_mm)
+    if isinstance(first, Int4Linear) and all(linear.out_features % STRIP == 0 for linear in linears):
+        return StackedRows(linears, ("packed", "d", "m"), torch.ops.studio_qmm.q4_mm)
+    return None
 
 
 class Bf16Linear(nn.Linear):  # still an nn.Linear: quantize_model and tied-head checks see it as one

@@ -45,7 +45,7 @@ DESCRIPTIONS = {
     STOCK: "torch's stock kernels",
 }
 _FOLDER = Path(__file__).parent
-_SOURCES = [_FOLDER / "qmm.cpp", _FOLDER / "qmm_avx512.cpp", _FOLDER / "qmm_avx2.cpp"]
+_SOURCES = [_FOLDER / "qmm.cpp", _FOLDER / "qmm_avx512.cpp", _FOLDER / "qmm_avx2.cpp", _FOLDER / "decode_ops.cpp"]
 _INCLUDED = [_FOLDER / "qmm.h", _FOLDER / "qmm_avx2.inc", _FOLDER / "qmm_q4strip.inc"]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -261,4 +261,7 @@ def _register_fakes(torch) -> None:
     fake("studio_qmm::bf16_mm")(lambda x, w: x.new_empty((x.shape[0], w.shape[0])))
     fake("studio_qmm::attn_scores")(lambda q, k, scale: q.new_empty((1, k.shape[1], q.shape[1] // k.shape[1],
                                                                       k.shape[2])))
+    fake("studio_qmm::rms_norm")(lambda x, w, eps: torch.empty_like(x))
+    fake("studio_qmm::add_rms_norm")(lambda h, o, w, eps: (torch.empty_like(h), torch.empty_like(h)))
+    fake("studio_qmm::norm_rope")(lambda x, w, cos, sin, eps: x.new_empty((x.numel() // w.numel(), w.numel())))
     fake("studio_qmm::attn_mix")(lambda p, v: p.new_empty((1, p.shape[1] * p.shape[2], 1, v.shape[3])))
