@@ -2,7 +2,7 @@
 
 The shaped checkpoint is written as a BF16 GGUF with gguf-py (tests/support/gguf_tiny.py's
 converter: matrices BF16, norm gains f32), quantised with llama-cpp-python's `llama_model_quantize`
-(Q8_0, Q4_0, Q4_K_M), and timed through its bindings with the bench's thread count:
+(Q8_0, Q4_0, Q4_1, Q4_K_M), and timed through its bindings with the bench's thread count:
 
     pp  one batch of `prompt_tokens` ids from an empty cache (prefill tokens/s)
     tg  `new_tokens` single-token evals after it (decode tokens/s)
@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-# llama.cpp's file types (llama.h LLAMA_FTYPE_*); BF16 is the converted file itself
-FTYPES = {"BF16": None, "Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15}
+# llama.cpp's file types (llama.h LLAMA_FTYPE_*); BF16 is the converted file itself. Q4_1 stores what the
+# studio's int4 stores (4-bit weights, a 16-bit scale and offset per 32: 5 bits a weight); Q4_0 has no offset.
+FTYPES = {"BF16": None, "Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "Q4_K_M": 15}
 DEFAULT_TYPES = ("Q8_0", "Q4_0")
 
 

@@ -6,7 +6,7 @@
 //
 // Why in C++: at batch 1 these are tensors of 128-4096 values, and each torch op costs 4-8 us of dispatch
 // and allocation, more than its arithmetic. transformers' norm + q/k-norm + rotary sequence is about 40 ops
-// a layer, 1,400 a token of Qwen3-4B. Here they are five.
+// a layer, 1,400 a token of Qwen3-4B. Here they are four.
 //
 // They repeat torch's arithmetic op by op, rounding where it rounds: fp32 statistics, the normalised row
 // cast to the input's dtype before the gain, and in bf16 every elementwise op rounded to bf16. Only the sum
