@@ -14,14 +14,14 @@
 # /proc/cpuinfo in place: a VM or emulator that lists flags CPUID hides, which the kernels must survive.
 #
 # Needs root (the namespace's bind mount) and time: about 10x slower than native (the default set, the
-# fused-kernel, streamed-load, fast-path and prefix-cache tests, takes ~7 minutes on 2 cores). Only the
+# fused-kernel, streamed-load, fast-path, decode-op and prefix-cache tests, takes ~7 minutes on 2 cores). Only the
 # pytest process is emulated: subprocesses it starts (the compiler, a studio.py) run natively, seeing
 # the emulated /proc/cpuinfo, so use it for in-process tests. Not part of scripts/test.sh or CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CPU="${EMULATED_CPU:-EPYC-Milan}"
 PY="${PYTHON:-.venv/bin/python}"
-[ "$#" -gt 0 ] || set -- tests/test_quant.py tests/test_qload.py tests/test_fastpath.py tests/test_prefix_cache.py
+[ "$#" -gt 0 ] || set -- tests/test_quant.py tests/test_qload.py tests/test_fastpath.py tests/test_decode_ops.py tests/test_prefix_cache.py
 command -v qemu-x86_64 >/dev/null || apt-get install -y -q qemu-user >/dev/null
 tmp="$(mktemp -d -t studio-emulated-XXXX)"
 trap 'rm -rf "$tmp"' EXIT

@@ -13,7 +13,8 @@ single query (see `_one_query_attention`; logits stay within 1e-2 relative, test
 Where the fused kernels run, the step is shorter still:
 - the norms, the q/k norms and the rotary embedding are four ops of kernels/decode_ops.cpp instead of about 40
   torch ops (same arithmetic and rounding; tests/test_decode_ops.py). A layer's step outside its Linears took
-  205-220 us in torch ops and 124-142 us with them (Qwen3-4B shape, fp32, avx2 path, AMD EPYC Zen 5, 2026-12-03);
+  205-220 us in torch ops and 124-142 us with them, and 154-172 against 90-104 in a second run (Qwen3-4B shape,
+  fp32, avx2 path, AMD EPYC Zen 5, 2026-12-03);
 - q, k and v, and gate and up, are each one kernel call on stacked weights (quant.StackedRows).
 """
 

@@ -102,7 +102,9 @@ std::tuple<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& h_in, const at
     using T = decltype(tag);
     const T *hp = ptr<T>(h), *op = ptr<T>(o);
     T* sp = mut<T>(sum);
-    for (int64_t i = 0; i < rows * n; ++i) sp[i] = static_cast<T>(static_cast<float>(hp[i]) + static_cast<float>(op[i]));
+    for (int64_t i = 0; i < rows * n; ++i) {
+      sp[i] = static_cast<T>(static_cast<float>(hp[i]) + static_cast<float>(op[i]));
+    }
     for (int64_t r = 0; r < rows; ++r) norm_row(sp + r * n, ptr<T>(w), n, eps, mut<T>(out) + r * n);
   });
   return {sum, out};
