@@ -4,23 +4,12 @@ cache's buffers, fp32 and bf16, with ragged head groups and dims; and the fallba
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 import torch
 
+from tests.support.kernel_paths import FUSED, PATHS, on_path
 from writing.runtime import fastpath, kernels
 from writing.runtime.kvcache import ReservedCache
-
-FUSED = kernels.load()
-PATHS = [*(kernels.runnable_paths() if FUSED else []), kernels.STOCK]
-
-
-def on_path(path: str):
-    """A fused path via the kernels' switch; "stock" as on a machine where no kernel is loaded (ARM64)."""
-    if path == kernels.STOCK:
-        return mock.patch.dict(kernels._state, {"path": kernels.STOCK})
-    return kernels.use_path(path)
 
 
 def reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:

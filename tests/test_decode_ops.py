@@ -11,18 +11,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from tests.support.kernel_paths import FUSED, PATHS, on_path
 from writing.runtime import fastpath, kernels
 from writing.runtime.kvcache import ReservedCache
-
-FUSED = kernels.load()
-PATHS = [*(kernels.runnable_paths() if FUSED else []), kernels.STOCK]
-
-
-def on_path(path: str):
-    """A fused path via the kernels' switch; "stock" as on a machine where no kernel is loaded (ARM64)."""
-    if path == kernels.STOCK:
-        return mock.patch.dict(kernels._state, {"path": kernels.STOCK})
-    return kernels.use_path(path)
 
 
 def torch_norm_rope(x: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, eps: float):
