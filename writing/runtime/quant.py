@@ -33,8 +33,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from writing.runtime import heap
-
 MODES = ("none", "int8", "int4")
 CHOICES = ("auto", *MODES)
 # Chosen by measurement (bench/run.py, README Performance, 4B shape, AMD EPYC Zen 4, 2026-11-29): int8
@@ -340,9 +338,10 @@ class StackedRows:
     A decode step then makes one kernel call where it made three (or two): the input is quantised once, the
     threads wake once, and the small k and v projections stream with the large q one (on their own, in int4,
     they took 62-68 us a call for 1.6 MB, 24-26 GB/s, where the large layers read 32-38: Qwen3-4B shape, avx2
-    path, AMD EPYC Zen 5, 2026-12-03). The layers keep working on
-    their own (prompts go through them): their weights become views of the stacked tensors, so nothing is
-    held twice. For decode rows only (at most the fused row limit); not a module, so not in the model's tree.
+    path, AMD EPYC Zen 5, 2026-12-03). The layers keep working on their own (prompts go through them): their
+    weights become views of the stacked tensors, so nothing is held twice once the old tensors are freed (the
+    caller trims the heap after stacking a model's layers). For decode rows only (at most the fused row limit);
+    not a module, so not in the model's tree.
     """
 
     def __init__(self, linears: list[nn.Module], names: tuple[str, ...], op: Any):
@@ -356,7 +355,6 @@ class StackedRows:
                 setattr(linear, name, whole[start:start + size])  # a view: contiguous, as the kernels need
             start += size
         self.tensors = stacked
-        heap.trim()  # the layers' own tensors, now freed, may sit between kept ones: give their pages back
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x [..., in_features] (a few rows) -> each layer's output [..., out_features], views of one tensor."""

@@ -54,7 +54,7 @@ void check_rows(const at::Tensor& x, const at::Tensor& w, const char* what) {
               ": fp32 or bf16 only, got ", x.scalar_type());
   TORCH_CHECK(w.scalar_type() == x.scalar_type() && w.dim() == 1 && w.is_contiguous(), what,
               ": the gain must be a contiguous 1-D tensor of the input's dtype");
-  TORCH_CHECK(x.numel() % w.numel() == 0 && x.size(-1) % w.numel() == 0, what, ": rows of ", w.numel(),
+  TORCH_CHECK(x.dim() > 0 && x.size(-1) % w.numel() == 0, what, ": rows of ", w.numel(),
               " values expected, got shape ", x.sizes());
 }
 
@@ -68,16 +68,6 @@ void for_dtype(at::ScalarType dtype, const Body& body) {
   }
 }
 
-template <typename T>
-const T* ptr(const at::Tensor& t) {
-  return t.data_ptr<T>();
-}
-
-template <typename T>
-T* mut(at::Tensor& t) {
-  return t.data_ptr<T>();
-}
-
 at::Tensor rms_norm(const at::Tensor& x_in, const at::Tensor& w, double eps) {
   check_rows(x_in, w, "rms_norm");
   const at::Tensor x = x_in.contiguous();
@@ -85,7 +75,9 @@ at::Tensor rms_norm(const at::Tensor& x_in, const at::Tensor& w, double eps) {
   const int64_t n = w.numel(), rows = x.numel() / n;
   for_dtype(x.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
-    for (int64_t r = 0; r < rows; ++r) norm_row(ptr<T>(x) + r * n, ptr<T>(w), n, eps, mut<T>(out) + r * n);
+    for (int64_t r = 0; r < rows; ++r) {
+      norm_row(x.data_ptr<T>() + r * n, w.data_ptr<T>(), n, eps, out.data_ptr<T>() + r * n);
+    }
   });
   return out;
 }
@@ -100,28 +92,31 @@ std::tuple<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& h_in, const at
   const int64_t n = w.numel(), rows = h.numel() / n;
   for_dtype(h.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
-    const T *hp = ptr<T>(h), *op = ptr<T>(o);
-    T* sp = mut<T>(sum);
+    const T *hp = h.data_ptr<T>(), *op = o.data_ptr<T>();
+    T* sp = sum.data_ptr<T>();
     for (int64_t i = 0; i < rows * n; ++i) {
       sp[i] = static_cast<T>(static_cast<float>(hp[i]) + static_cast<float>(op[i]));
     }
-    for (int64_t r = 0; r < rows; ++r) norm_row(sp + r * n, ptr<T>(w), n, eps, mut<T>(out) + r * n);
+    for (int64_t r = 0; r < rows; ++r) norm_row(sp + r * n, w.data_ptr<T>(), n, eps, out.data_ptr<T>() + r * n);
   });
   return {sum, out};
 }
 
-// One head of d values: normalised, then rotated as transformers' apply_rotary_pos_emb does for one
-// position: out = x * cos + rotate_half(x) * sin, rotate_half(x) = (-x[d/2:], x[:d/2]), each op rounded to T.
+// One head of d values: normalised into out, then rotated there as transformers' apply_rotary_pos_emb does for
+// one position: out = x * cos + rotate_half(x) * sin, rotate_half(x) = (-x[d/2:], x[:d/2]), each op rounded to T.
+// Element i and i + d/2 rotate together, so each pair is read before it is written.
 template <typename T>
-void norm_rope_row(const T* x, const T* w, const T* cos, const T* sin, int64_t d, float eps, T* normed, T* out) {
-  norm_row(x, w, d, eps, normed);
+void norm_rope_row(const T* x, const T* w, const T* cos, const T* sin, int64_t d, float eps, T* out) {
+  norm_row(x, w, d, eps, out);
   const int64_t half = d / 2;
-  for (int64_t i = 0; i < d; ++i) {
-    const float v = static_cast<float>(normed[i]);
-    const float turned = i < half ? -static_cast<float>(normed[i + half]) : static_cast<float>(normed[i - half]);
-    const float a = rounded<T>(v * static_cast<float>(cos[i]));
-    const float b = rounded<T>(turned * static_cast<float>(sin[i]));
-    out[i] = static_cast<T>(a + b);
+  for (int64_t i = 0; i < half; ++i) {
+    const float a = static_cast<float>(out[i]), b = static_cast<float>(out[i + half]);
+    const float a_cos = rounded<T>(a * static_cast<float>(cos[i]));
+    const float b_sin = rounded<T>(-b * static_cast<float>(sin[i]));
+    const float b_cos = rounded<T>(b * static_cast<float>(cos[i + half]));
+    const float a_sin = rounded<T>(a * static_cast<float>(sin[i + half]));
+    out[i] = static_cast<T>(a_cos + b_sin);
+    out[i + half] = static_cast<T>(b_cos + a_sin);
   }
 }
 
@@ -135,12 +130,12 @@ at::Tensor norm_rope(const at::Tensor& x_in, const at::Tensor& w, const at::Tens
               "norm_rope: cos and sin must hold one position (", d, " values of the input's dtype)");
   const at::Tensor x = x_in.contiguous(), cos = cos_in.contiguous(), sin = sin_in.contiguous();
   const int64_t rows = x.numel() / d;
-  at::Tensor out = at::empty({rows, d}, x.options()), normed = at::empty({d}, x.options());
+  at::Tensor out = at::empty({rows, d}, x.options());
   for_dtype(x.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
     for (int64_t r = 0; r < rows; ++r) {
-      norm_rope_row(ptr<T>(x) + r * d, ptr<T>(w), ptr<T>(cos), ptr<T>(sin), d, eps, mut<T>(normed),
-                    mut<T>(out) + r * d);
+      norm_rope_row(x.data_ptr<T>() + r * d, w.data_ptr<T>(), cos.data_ptr<T>(), sin.data_ptr<T>(), d, eps,
+                    out.data_ptr<T>() + r * d);
     }
   });
   return out;
